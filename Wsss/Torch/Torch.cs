@@ -53,6 +53,9 @@ public static class Torch
         }
     }
 
+    /// <summary>An uninitialised-by-contract tensor (zero-filled here; callers overwrite it).</summary>
+    public static Tensor Empty(ReadOnlySpan<long> shape, DType dtype = DType.Float32, Device? device = null) => Full(shape, 0, dtype, device);
+
     /// <summary>Zeros.</summary>
     public static Tensor Zeros(ReadOnlySpan<long> shape, DType dtype = DType.Float32, Device? device = null) => Full(shape, 0, dtype, device);
 
