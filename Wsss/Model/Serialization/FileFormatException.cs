@@ -17,6 +17,7 @@ public sealed class FileFormatException : IOException
     {
         FilePath = filePath;
         EntryName = entryName;
+        Reason = message;
     }
 
     /// <summary>The file (or stream description) that could not be read; null when unknown.</summary>
@@ -24,6 +25,9 @@ public sealed class FileFormatException : IOException
 
     /// <summary>The tensor, weight or metadata key at fault; null when the problem concerns the whole file.</summary>
     public string? EntryName { get; }
+
+    /// <summary>What is wrong, without the file and entry prefix (for wrapping in a higher-level message).</summary>
+    internal string Reason { get; }
 
     private static string Compose(string? filePath, string? entryName, string message)
     {

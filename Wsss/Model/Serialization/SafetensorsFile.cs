@@ -171,6 +171,17 @@ public static class SafetensorsFile
         return stream.ToArray();
     }
 
+    /// <summary>
+    /// Reads only the "__metadata__" map of a file, checking the length field and that the header is
+    /// a JSON object but not the tensor entries or layout (callers identify the file by its metadata
+    /// before judging the rest).
+    /// </summary>
+    internal static IReadOnlyDictionary<string, string> ReadMetadataOnly(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
+        return ReadHeaderCore(stream, stream.Length, path, metadataOnly: true).Metadata;
+    }
+
     private static SafetensorsContent ReadCore(Stream stream, long length, string? source)
     {
         SafetensorsHeader header = ReadHeaderCore(stream, length, source);
@@ -201,7 +212,7 @@ public static class SafetensorsFile
     }
 
     /// <summary>Reads the length field and header; leaves the stream at the start of the data buffer.</summary>
-    private static SafetensorsHeader ReadHeaderCore(Stream stream, long length, string? source)
+    private static SafetensorsHeader ReadHeaderCore(Stream stream, long length, string? source, bool metadataOnly = false)
     {
         if (length < 8)
         {
@@ -226,10 +237,10 @@ public static class SafetensorsFile
 
         var json = new byte[n];
         stream.ReadExactly(json);
-        return ParseHeader(json, length - 8 - (long)n, source);
+        return ParseHeader(json, length - 8 - (long)n, source, metadataOnly);
     }
 
-    internal static SafetensorsHeader ParseHeader(byte[] json, long bufferLength, string? source)
+    internal static SafetensorsHeader ParseHeader(byte[] json, long bufferLength, string? source, bool metadataOnly = false)
     {
         if (!System.Text.Unicode.Utf8.IsValid(json))
         {
@@ -268,13 +279,17 @@ public static class SafetensorsFile
                 {
                     ParseMetadata(property.Value, metadata, source);
                 }
-                else
+                else if (!metadataOnly)
                 {
                     tensors.Add(ParseTensorInfo(property.Name, property.Value, source));
                 }
             }
 
-            ValidateLayout(tensors, bufferLength, source);
+            if (!metadataOnly)
+            {
+                ValidateLayout(tensors, bufferLength, source);
+            }
+
             return new SafetensorsHeader(tensors, metadata, json.LongLength);
         }
     }
