@@ -328,6 +328,16 @@ public static class SafetensorsFile
             throw new FileFormatException(source, "tensor", name, $"header entry must be an object, found {value.ValueKind}");
         }
 
+        // The reference reader rejects repeated fields; JsonElement lookups would silently take one.
+        var fields = new HashSet<string>(StringComparer.Ordinal);
+        foreach (JsonProperty field in value.EnumerateObject())
+        {
+            if (!fields.Add(field.Name))
+            {
+                throw new FileFormatException(source, "tensor", name, $"field \"{field.Name}\" appears more than once");
+            }
+        }
+
         if (!value.TryGetProperty("dtype", out JsonElement dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String)
         {
             throw new FileFormatException(source, "tensor", name, "missing or non-string \"dtype\"");
