@@ -18,7 +18,11 @@ internal static class TestData
 
     public static string RepoRoot => RepoRootLazy.Value;
 
-    public static string SharedData => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
+    /// <summary>../shared/data beside the repository; WSSS_SHARED_DATA overrides it (checkouts elsewhere, e.g. worktrees).</summary>
+    public static string SharedData =>
+        Environment.GetEnvironmentVariable("WSSS_SHARED_DATA") is { Length: > 0 } overridden
+            ? overridden
+            : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
 
     /// <summary>The path of a shared-data item, or marks the test skipped (inconclusive) with the reason.</summary>
     public static string RequireShared(params string[] parts)
