@@ -50,10 +50,10 @@ run_tests() {
     --logger "console;verbosity=normal" 2>&1 | tee "$log_file"
   local status=${PIPESTATUS[0]}
   set -e
-  # Sum the per-assembly summary lines: "Passed!  - Failed: 0, Passed: 8, Skipped: 1, Total: 9 ..."
+  # Sum the per-assembly summary blocks of the console logger ("     Passed: 78", "     Failed: 1", "    Skipped: 2").
   local totals
-  totals=$(grep -E '^(Passed|Failed)!' "$log_file" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\1 \2 \3/' |
-    awk '{f+=$1; p+=$2; s+=$3} END {printf "%d %d %d", f, p, s}')
+  totals=$(awk '/^ +(Passed|Failed|Skipped): [0-9]+ *$/ {gsub(":", "", $1); n[$1] += $2}
+                END {printf "%d %d %d", n["Failed"], n["Passed"], n["Skipped"]}' "$log_file")
   rm -f "$log_file"
   read -r failed passed skipped <<<"$totals"
   if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
