@@ -556,19 +556,59 @@ public static class PalettePng
     private static void ApplyFilter(int type, ReadOnlySpan<byte> row, ReadOnlySpan<byte> prev, Span<byte> output)
     {
         int n = row.Length;
-        for (int i = 0; i < n; i++)
+        if (prev.IsEmpty)
         {
-            byte a = i > 0 ? row[i - 1] : (byte)0;
-            byte b = prev.IsEmpty ? (byte)0 : prev[i];
-            byte c = i > 0 && !prev.IsEmpty ? prev[i - 1] : (byte)0;
-            output[i] = type switch
+            // First row: "up" and "upper-left" are zero, so Up = None, Average = half of Sub, Paeth = Sub.
+            output[0] = row[0];
+            for (int i = 1; i < n; i++)
             {
-                0 => row[i],
-                1 => (byte)(row[i] - a),
-                2 => (byte)(row[i] - b),
-                3 => (byte)(row[i] - ((a + b) >> 1)),
-                _ => (byte)(row[i] - Paeth(a, b, c)),
-            };
+                output[i] = type switch
+                {
+                    0 or 2 => row[i],
+                    3 => (byte)(row[i] - (row[i - 1] >> 1)),
+                    _ => (byte)(row[i] - row[i - 1]),
+                };
+            }
+
+            return;
+        }
+
+        switch (type)
+        {
+            case 0:
+                row.CopyTo(output);
+                break;
+            case 1:
+                output[0] = row[0];
+                for (int i = 1; i < n; i++)
+                {
+                    output[i] = (byte)(row[i] - row[i - 1]);
+                }
+
+                break;
+            case 2:
+                for (int i = 0; i < n; i++)
+                {
+                    output[i] = (byte)(row[i] - prev[i]);
+                }
+
+                break;
+            case 3:
+                output[0] = (byte)(row[0] - (prev[0] >> 1));
+                for (int i = 1; i < n; i++)
+                {
+                    output[i] = (byte)(row[i] - ((row[i - 1] + prev[i]) >> 1));
+                }
+
+                break;
+            default:
+                output[0] = (byte)(row[0] - prev[0]);
+                for (int i = 1; i < n; i++)
+                {
+                    output[i] = (byte)(row[i] - Paeth(row[i - 1], prev[i], prev[i - 1]));
+                }
+
+                break;
         }
     }
 
