@@ -18,11 +18,30 @@ internal static class TestData
 
     public static string RepoRoot => RepoRootLazy.Value;
 
-    /// <summary>../shared/data beside the repository; WSSS_SHARED_DATA overrides it (checkouts elsewhere, e.g. worktrees).</summary>
-    public static string SharedData =>
-        Environment.GetEnvironmentVariable("WSSS_SHARED_DATA") is { Length: > 0 } overridden
-            ? overridden
-            : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
+    /// <summary>../shared/data beside the repository; WSSS_SHARED_DATA overrides it.</summary>
+    /// <remarks>
+    /// Otherwise the first shared/data found further up, so a git worktree one level deeper still finds it.</remarks>
+    public static string SharedData
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable("WSSS_SHARED_DATA") is { Length: > 0 } overridden)
+            {
+                return Path.GetFullPath(overridden);
+            }
+
+            for (var dir = new DirectoryInfo(RepoRoot).Parent; dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "shared", "data");
+                if (Directory.Exists(candidate))
+                {
+                    return candidate;
+                }
+            }
+
+            return Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
+        }
+    }
 
     /// <summary>The path of a shared-data item, or marks the test skipped (inconclusive) with the reason.</summary>
     public static string RequireShared(params string[] parts)
