@@ -156,7 +156,7 @@ public sealed class ModelFileTests
     {
         string path = WriteWithMetadata($"no-{key}.safetensors", m => m.Remove(key));
         var ex = LoadFails(path);
-        StringAssert.Contains(ex.Message, $"required metadata key \"{key}\" is missing");
+        StringAssert.Contains(ex.Message, $"metadata key '{key}': this required key is missing");
         Assert.AreEqual(key, ex.EntryName);
     }
 

@@ -91,6 +91,17 @@ public sealed class SafetensorsFileTests
     }
 
     [TestMethod]
+    public void Writer_MatchesHandBuiltImage_NoTensors()
+    {
+        CollectionAssert.AreEqual(Image("{}      ", []), SafetensorsFile.ToBytes([]));
+        string json = "{\"__metadata__\":{\"framework\":\"pt\"}}";
+        byte[] expected = Image(PadTo8(json), []);
+        Assert.HasCount(8 + 40, expected);
+        CollectionAssert.AreEqual(expected, SafetensorsFile.ToBytes([], new Dictionary<string, string> { ["framework"] = "pt" }));
+        Assert.AreEqual("pt", SafetensorsFile.Read(expected).Metadata["framework"]);
+    }
+
+    [TestMethod]
     public void Reader_AcceptsAnyKeyOrderAndUnpaddedHeader()
     {
         // Other writers may order entries differently; only the offsets define the layout.
@@ -218,6 +229,7 @@ public sealed class SafetensorsFileTests
         ["negative-dim", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "non-negative integers", "a"],
         ["fractional-offset", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4.5]}}", 4, "non-negative integers", "a"],
         ["one-offset", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4]}}", 4, "2 numbers", "a"],
+        ["duplicate-field", "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "\"dtype\" appears more than once", "a"],
         ["missing-shape", "{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, "\"shape\"", "a"],
         ["overflowing-shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,4]}}", 4, "overflows", "a"],
     ];

@@ -21,27 +21,6 @@ internal static class TestFiles
         }
     }
 
-    /// <summary>
-    /// ../shared/data next to the repository root (the folder holding Wsss.MLNet.sln), or null.
-    /// WSSS_SHARED_DATA overrides it (for checkouts that do not sit beside shared/).
-    /// </summary>
-    public static string? SharedDataDirectory()
-    {
-        string? overridden = Environment.GetEnvironmentVariable("WSSS_SHARED_DATA");
-        if (!string.IsNullOrEmpty(overridden))
-        {
-            return Directory.Exists(overridden) ? overridden : null;
-        }
-
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Wsss.MLNet.sln")))
-            {
-                string data = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data"));
-                return Directory.Exists(data) ? data : null;
-            }
-        }
-
-        return null;
-    }
+    /// <summary>The shared data folder (see <see cref="TestData.SharedData"/>), or null when absent.</summary>
+    public static string? SharedDataDirectory() => Directory.Exists(TestData.SharedData) ? TestData.SharedData : null;
 }

@@ -117,7 +117,7 @@ public sealed class ModelFile
 
         if (format != ModelFileMetadata.FormatName)
         {
-            throw new FileFormatException(path, ModelFileMetadata.FormatKey,
+            throw new FileFormatException(path, "metadata key", ModelFileMetadata.FormatKey,
                 $"this is not a Wsss model file (format \"{format}\", expected \"{ModelFileMetadata.FormatName}\")");
         }
 
@@ -128,7 +128,7 @@ public sealed class ModelFile
 
         if (!int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out int version))
         {
-            throw new FileFormatException(path, ModelFileMetadata.VersionKey, $"format version \"{versionText}\" is not a whole number");
+            throw new FileFormatException(path, "metadata key", ModelFileMetadata.VersionKey, $"format version \"{versionText}\" is not a whole number");
         }
 
         if (version != ModelFileMetadata.CurrentFormatVersion)
@@ -136,7 +136,7 @@ public sealed class ModelFile
             string advice = version > ModelFileMetadata.CurrentFormatVersion
                 ? "a newer Wsss library is needed"
                 : "re-save it with the Wsss version that wrote it, or retrain";
-            throw new FileFormatException(path, ModelFileMetadata.VersionKey,
+            throw new FileFormatException(path, "metadata key", ModelFileMetadata.VersionKey,
                 $"written by format version {version}, this library reads {ModelFileMetadata.CurrentFormatVersion} ({advice})");
         }
 
@@ -159,8 +159,8 @@ public sealed class ModelFile
     }
 
     private static FileFormatException MissingKey(string path, string key) =>
-        new(path, key, $"required metadata key \"{key}\" is missing (incomplete model file)");
+        new(path, "metadata key", key, $"this required key is missing (incomplete model file)");
 
     private static FileFormatException Damaged(string path, FileFormatException e) =>
-        new(path, e.EntryName, $"the Wsss model file is damaged or truncated: {e.Reason}", e);
+        new(path, "tensor", e.EntryName, $"the Wsss model file is damaged or truncated: {e.Reason}", e);
 }

@@ -13,7 +13,13 @@ public sealed class FileFormatException : IOException
     /// <param name="message">What is wrong, without the file name (it is prefixed here).</param>
     /// <param name="inner">The underlying exception, if any.</param>
     public FileFormatException(string? filePath, string? entryName, string message, Exception? inner = null)
-        : base(Compose(filePath, entryName, message), inner)
+        : this(filePath, "entry", entryName, message, inner)
+    {
+    }
+
+    /// <summary>Creates the exception, saying what kind of entry is at fault ("tensor", "weight", "metadata key").</summary>
+    internal FileFormatException(string? filePath, string entryKind, string? entryName, string message, Exception? inner = null)
+        : base(Compose(filePath, entryKind, entryName, message), inner)
     {
         FilePath = filePath;
         EntryName = entryName;
@@ -29,10 +35,10 @@ public sealed class FileFormatException : IOException
     /// <summary>What is wrong, without the file and entry prefix (for wrapping in a higher-level message).</summary>
     internal string Reason { get; }
 
-    private static string Compose(string? filePath, string? entryName, string message)
+    private static string Compose(string? filePath, string entryKind, string? entryName, string message)
     {
         string where = filePath is null ? "" : $"'{filePath}': ";
-        string what = entryName is null ? "" : $"tensor/entry '{entryName}': ";
+        string what = entryName is null ? "" : entryKind.Length == 0 ? $"{entryName}: " : $"{entryKind} '{entryName}': ";
         return where + what + message;
     }
 }

@@ -192,7 +192,7 @@ public static class SafetensorsFile
             long size = info.End - info.Begin;
             if (size > Array.MaxLength)
             {
-                throw new FileFormatException(source, info.Name, $"{size} bytes is larger than a .NET array can hold");
+                throw new FileFormatException(source, "tensor", info.Name, $"{size} bytes is larger than a .NET array can hold");
             }
 
             var data = new byte[size];
@@ -202,7 +202,7 @@ public static class SafetensorsFile
             }
             catch (EndOfStreamException e)
             {
-                throw new FileFormatException(source, info.Name, "file ended while reading the tensor's data (truncated)", e);
+                throw new FileFormatException(source, "tensor", info.Name, "file ended while reading the tensor's data (truncated)", e);
             }
 
             tensors.Add(new TensorData(info.Name, info.DType, info.Shape, data));
@@ -272,7 +272,7 @@ public static class SafetensorsFile
             {
                 if (!seen.Add(property.Name))
                 {
-                    throw new FileFormatException(source, property.Name, "name appears more than once in the header");
+                    throw new FileFormatException(source, "tensor", property.Name, "name appears more than once in the header");
                 }
 
                 if (property.Name == MetadataKey)
@@ -303,20 +303,20 @@ public static class SafetensorsFile
 
         if (value.ValueKind != JsonValueKind.Object)
         {
-            throw new FileFormatException(source, MetadataKey, $"must be an object of strings, found {value.ValueKind}");
+            throw new FileFormatException(source, "header entry", MetadataKey, $"must be an object of strings, found {value.ValueKind}");
         }
 
         foreach (JsonProperty entry in value.EnumerateObject())
         {
             if (entry.Value.ValueKind != JsonValueKind.String)
             {
-                throw new FileFormatException(source, MetadataKey,
+                throw new FileFormatException(source, "header entry", MetadataKey,
                     $"value of '{entry.Name}' must be a string, found {entry.Value.ValueKind}");
             }
 
             if (!metadata.TryAdd(entry.Name, entry.Value.GetString()!))
             {
-                throw new FileFormatException(source, MetadataKey, $"key '{entry.Name}' appears more than once");
+                throw new FileFormatException(source, "header entry", MetadataKey, $"key '{entry.Name}' appears more than once");
             }
         }
     }
@@ -325,25 +325,35 @@ public static class SafetensorsFile
     {
         if (value.ValueKind != JsonValueKind.Object)
         {
-            throw new FileFormatException(source, name, $"header entry must be an object, found {value.ValueKind}");
+            throw new FileFormatException(source, "tensor", name, $"header entry must be an object, found {value.ValueKind}");
+        }
+
+        // The reference reader rejects repeated fields; JsonElement lookups would silently take one.
+        var fields = new HashSet<string>(StringComparer.Ordinal);
+        foreach (JsonProperty field in value.EnumerateObject())
+        {
+            if (!fields.Add(field.Name))
+            {
+                throw new FileFormatException(source, "tensor", name, $"field \"{field.Name}\" appears more than once");
+            }
         }
 
         if (!value.TryGetProperty("dtype", out JsonElement dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String)
         {
-            throw new FileFormatException(source, name, "missing or non-string \"dtype\"");
+            throw new FileFormatException(source, "tensor", name, "missing or non-string \"dtype\"");
         }
 
         string dtypeName = dtypeElement.GetString()!;
         if (!TensorDTypeExtensions.TryParseSafetensorsName(dtypeName, out TensorDType dtype))
         {
-            throw new FileFormatException(source, name, $"unknown dtype \"{dtypeName}\"");
+            throw new FileFormatException(source, "tensor", name, $"unknown dtype \"{dtypeName}\"");
         }
 
         long[] shape = ReadIntegerArray(value, "shape", name, source);
         long[] offsets = ReadIntegerArray(value, "data_offsets", name, source);
         if (offsets.Length != 2)
         {
-            throw new FileFormatException(source, name, $"\"data_offsets\" must hold 2 numbers [begin, end], found {offsets.Length}");
+            throw new FileFormatException(source, "tensor", name, $"\"data_offsets\" must hold 2 numbers [begin, end], found {offsets.Length}");
         }
 
         return new SafetensorsTensorInfo(name, dtype, shape, offsets[0], offsets[1]);
@@ -353,7 +363,7 @@ public static class SafetensorsFile
     {
         if (!entry.TryGetProperty(key, out JsonElement array) || array.ValueKind != JsonValueKind.Array)
         {
-            throw new FileFormatException(source, name, $"missing or non-array \"{key}\"");
+            throw new FileFormatException(source, "tensor", name, $"missing or non-array \"{key}\"");
         }
 
         var result = new long[array.GetArrayLength()];
@@ -362,7 +372,7 @@ public static class SafetensorsFile
         {
             if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt64(out long v) || v < 0)
             {
-                throw new FileFormatException(source, name, $"\"{key}\" must hold non-negative integers, found {item.GetRawText()}");
+                throw new FileFormatException(source, "tensor", name, $"\"{key}\" must hold non-negative integers, found {item.GetRawText()}");
             }
 
             result[i++] = v;
@@ -383,7 +393,7 @@ public static class SafetensorsFile
             string range = $"data_offsets [{t.Begin}, {t.End}]";
             if (t.End < t.Begin)
             {
-                throw new FileFormatException(source, t.Name, $"{range}: end is before begin");
+                throw new FileFormatException(source, "tensor", t.Name, $"{range}: end is before begin");
             }
 
             long? count = TensorData.CountElements(t.Shape);
@@ -403,18 +413,18 @@ public static class SafetensorsFile
 
             if (overflow)
             {
-                throw new FileFormatException(source, t.Name, $"shape [{string.Join(", ", t.Shape)}] overflows");
+                throw new FileFormatException(source, "tensor", t.Name, $"shape [{string.Join(", ", t.Shape)}] overflows");
             }
 
             if (t.End - t.Begin != expected)
             {
-                throw new FileFormatException(source, t.Name,
+                throw new FileFormatException(source, "tensor", t.Name,
                     $"{range} span {t.End - t.Begin} bytes but {t.DType.SafetensorsName()} shape [{string.Join(", ", t.Shape)}] needs {expected}");
             }
 
             if (t.End > bufferLength)
             {
-                throw new FileFormatException(source, t.Name,
+                throw new FileFormatException(source, "tensor", t.Name,
                     $"{range} run past the end of the data buffer ({bufferLength} bytes): offsets out of range or file truncated");
             }
         }
@@ -431,13 +441,13 @@ public static class SafetensorsFile
         {
             if (t.Begin < position)
             {
-                throw new FileFormatException(source, t.Name,
+                throw new FileFormatException(source, "tensor", t.Name,
                     $"data_offsets [{t.Begin}, {t.End}] overlap tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]");
             }
 
             if (t.Begin > position)
             {
-                throw new FileFormatException(source, t.Name,
+                throw new FileFormatException(source, "tensor", t.Name,
                     $"data_offsets [{t.Begin}, {t.End}] leave a hole: buffer bytes [{position}, {t.Begin}) belong to no tensor");
             }
 

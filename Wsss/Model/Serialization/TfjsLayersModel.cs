@@ -137,7 +137,7 @@ public sealed class TfjsLayersModel
             if (layer.ValueKind != JsonValueKind.Object
                 || !layer.TryGetProperty("class_name", out JsonElement cls) || cls.ValueKind != JsonValueKind.String)
             {
-                throw new FileFormatException(file, $"layer #{index}", "layer entry has no \"class_name\"");
+                throw new FileFormatException(file, "", $"layer #{index}", "layer entry has no \"class_name\"");
             }
 
             JsonElement layerConfig = layer.TryGetProperty("config", out JsonElement c) && c.ValueKind == JsonValueKind.Object
@@ -148,7 +148,7 @@ public sealed class TfjsLayersModel
                 : null;
             if (string.IsNullOrEmpty(name))
             {
-                throw new FileFormatException(file, $"layer #{index}", "layer has no name");
+                throw new FileFormatException(file, "", $"layer #{index}", "layer has no name");
             }
 
             layers.Add(new TfjsLayer(cls.GetString()!, name, layerConfig, ParseInbound(layer)));
@@ -192,7 +192,7 @@ public sealed class TfjsLayersModel
                 || !group.TryGetProperty("paths", out JsonElement paths) || paths.ValueKind != JsonValueKind.Array
                 || !group.TryGetProperty("weights", out JsonElement specs) || specs.ValueKind != JsonValueKind.Array)
             {
-                throw new FileFormatException(file, groupLabel, "group needs \"paths\" and \"weights\" arrays");
+                throw new FileFormatException(file, "", groupLabel, "group needs \"paths\" and \"weights\" arrays");
             }
 
             var specList = specs.EnumerateArray().Select(s => ParseSpec(s, file, groupLabel)).ToList();
@@ -200,7 +200,7 @@ public sealed class TfjsLayersModel
             long expected = specList.Sum(s => s.StoredBytes);
             if (data.LongLength != expected)
             {
-                throw new FileFormatException(file, groupLabel,
+                throw new FileFormatException(file, "", groupLabel,
                     $"shard(s) {shardList} hold {data.LongLength} bytes but the group's weights ({string.Join(", ", specList.Select(s => s.Name))}) need {expected}");
             }
 
@@ -209,7 +209,7 @@ public sealed class TfjsLayersModel
             {
                 if (!names.Add(spec.Name))
                 {
-                    throw new FileFormatException(file, spec.Name, "weight listed more than once in the manifest");
+                    throw new FileFormatException(file, "weight", spec.Name, "weight listed more than once in the manifest");
                 }
 
                 weights.Add(spec.Decode(data.AsSpan((int)offset, (int)spec.StoredBytes)));
@@ -229,7 +229,7 @@ public sealed class TfjsLayersModel
         {
             if (p.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(p.GetString()))
             {
-                throw new FileFormatException(file, groupLabel, "\"paths\" must hold file names");
+                throw new FileFormatException(file, "", groupLabel, "\"paths\" must hold file names");
             }
 
             string relative = p.GetString()!;
@@ -237,12 +237,12 @@ public sealed class TfjsLayersModel
             // The manifest is data: it may only point at files beside model.json or below it.
             if (Path.IsPathRooted(relative) || !full.StartsWith(directory + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             {
-                throw new FileFormatException(file, groupLabel, $"shard path '{relative}' leaves the model's directory");
+                throw new FileFormatException(file, "", groupLabel, $"shard path '{relative}' leaves the model's directory");
             }
 
             if (!File.Exists(full))
             {
-                throw new FileFormatException(file, groupLabel, $"weight shard '{relative}' is missing (looked for '{full}')");
+                throw new FileFormatException(file, "", groupLabel, $"weight shard '{relative}' is missing (looked for '{full}')");
             }
 
             shards.Add(full);
@@ -252,7 +252,7 @@ public sealed class TfjsLayersModel
         long total = shards.Sum(s => new FileInfo(s).Length);
         if (total > Array.MaxLength)
         {
-            throw new FileFormatException(file, groupLabel, $"shards total {total} bytes, more than one array can hold");
+            throw new FileFormatException(file, "", groupLabel, $"shards total {total} bytes, more than one array can hold");
         }
 
         var data = new byte[total];
@@ -273,13 +273,13 @@ public sealed class TfjsLayersModel
         if (spec.ValueKind != JsonValueKind.Object
             || !spec.TryGetProperty("name", out JsonElement n) || n.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(n.GetString()))
         {
-            throw new FileFormatException(file, groupLabel, "weight entry without a \"name\"");
+            throw new FileFormatException(file, "", groupLabel, "weight entry without a \"name\"");
         }
 
         string name = n.GetString()!;
         if (!spec.TryGetProperty("shape", out JsonElement shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
         {
-            throw new FileFormatException(file, name, "weight entry without a \"shape\" array");
+            throw new FileFormatException(file, "weight", name, "weight entry without a \"shape\" array");
         }
 
         var shape = new long[shapeElement.GetArrayLength()];
@@ -288,13 +288,13 @@ public sealed class TfjsLayersModel
         {
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long v) || v < 0)
             {
-                throw new FileFormatException(file, name, $"\"shape\" must hold non-negative integers, found {shapeElement.GetRawText()}");
+                throw new FileFormatException(file, "weight", name, $"\"shape\" must hold non-negative integers, found {shapeElement.GetRawText()}");
             }
 
             shape[i++] = v;
         }
 
-        long count = TensorData.CountElements(shape) ?? throw new FileFormatException(file, name, "shape overflows");
+        long count = TensorData.CountElements(shape) ?? throw new FileFormatException(file, "weight", name, "shape overflows");
         string dtype = spec.TryGetProperty("dtype", out JsonElement dt) && dt.ValueKind == JsonValueKind.String
             ? dt.GetString()!
             : "float32"; // tfjs' default when the manifest omits it
@@ -303,7 +303,7 @@ public sealed class TfjsLayersModel
             "float32" => (TensorDType.F32, 4),
             "int32" => (TensorDType.I32, 4),
             "bool" => (TensorDType.Bool, 1),
-            _ => throw new FileFormatException(file, name, $"unsupported weight dtype \"{dtype}\" (float32, int32 and bool are read)"),
+            _ => throw new FileFormatException(file, "weight", name, $"unsupported weight dtype \"{dtype}\" (float32, int32 and bool are read)"),
         };
 
         Quantization? quantization = null;
@@ -320,7 +320,7 @@ public sealed class TfjsLayersModel
         }
         catch (OverflowException)
         {
-            throw new FileFormatException(file, name, "shape overflows");
+            throw new FileFormatException(file, "weight", name, "shape overflows");
         }
 
         return new WeightSpec(name, shape, type, stored, quantization);
@@ -331,7 +331,7 @@ public sealed class TfjsLayersModel
         string qtype = q.TryGetProperty("dtype", out JsonElement d) && d.ValueKind == JsonValueKind.String ? d.GetString()! : "";
         if (type != TensorDType.F32)
         {
-            throw new FileFormatException(file, name, "quantisation is supported for float32 weights only");
+            throw new FileFormatException(file, "weight", name, "quantisation is supported for float32 weights only");
         }
 
         if (qtype == "float16")
@@ -341,13 +341,13 @@ public sealed class TfjsLayersModel
 
         if (qtype is not ("uint8" or "uint16"))
         {
-            throw new FileFormatException(file, name, $"unsupported quantisation dtype \"{qtype}\" (uint8, uint16 and float16 are read)");
+            throw new FileFormatException(file, "weight", name, $"unsupported quantisation dtype \"{qtype}\" (uint8, uint16 and float16 are read)");
         }
 
         if (!q.TryGetProperty("scale", out JsonElement scale) || scale.ValueKind != JsonValueKind.Number
             || !q.TryGetProperty("min", out JsonElement min) || min.ValueKind != JsonValueKind.Number)
         {
-            throw new FileFormatException(file, name, $"{qtype} quantisation needs numeric \"scale\" and \"min\"");
+            throw new FileFormatException(file, "weight", name, $"{qtype} quantisation needs numeric \"scale\" and \"min\"");
         }
 
         return new Quantization(qtype, qtype == "uint8" ? 1 : 2, scale.GetDouble(), min.GetDouble());

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# One entry point for users and CI: installs what is missing, builds native + .NET, runs things.
+#   ./wsss.sh quickstart [options]   the main job (see README)
+#   ./wsss.sh test                   every test; last line "tests: N passed, N failed, N skipped"
+#   ./wsss.sh build                  dependencies + native library + .NET build only
+#   ./wsss.sh cli <command> [args]   any command of the command-line tool (train, predict, bench ...)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+CONFIGURATION="${WSSS_CONFIGURATION:-Release}"
+DEBIAN_PACKAGES=(libtorch-dev libopencv-dev libopenblas0-pthread cmake g++ make)
+
+log() { printf '[wsss] %s\n' "$*" >&2; }
+
+ensure_packages() {
+  local missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    log "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if ! command -v dotnet >/dev/null 2>&1; then
+    log "the .NET SDK 10 is required (https://learn.microsoft.com/dotnet/core/install/linux-debian)"
+    exit 1
+  fi
+}
+
+build() {
+  ensure_packages
+  log "building native library and .NET projects ($CONFIGURATION)"
+  dotnet build Wsss.MLNet.sln -c "$CONFIGURATION" -nologo -v quiet -clp:ErrorsOnly
+}
+
+run_cli() {
+  dotnet "Wsss.Samples/bin/$CONFIGURATION/net10.0/Wsss.Samples.dll" "$@"
+}
+
+run_tests() {
+  build
+  local log_file
+  log_file=$(mktemp)
+  set +e
+  # Test classes run two at a time (assembly attribute); a hung test fails the run instead of stalling CI.
+  dotnet test Wsss.MLNet.sln -c "$CONFIGURATION" --no-build -nologo --blame-hang-timeout 15m \
+    --logger "console;verbosity=normal" 2>&1 | tee "$log_file"
+  local status=${PIPESTATUS[0]}
+  set -e
+  # Sum the per-assembly summary blocks of the console logger ("     Passed: 78", "     Failed: 1", "    Skipped: 2").
+  local totals
+  totals=$(awk '/^ +(Passed|Failed|Skipped): [0-9]+ *$/ {gsub(":", "", $1); n[$1] += $2}
+                END {printf "%d %d %d", n["Failed"], n["Passed"], n["Skipped"]}' "$log_file")
+  rm -f "$log_file"
+  read -r failed passed skipped <<<"$totals"
+  if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1 # the run broke (build, crash, hang) without reporting a failed test: never report green
+  fi
+  echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
+  [ "$failed" -eq 0 ]
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  build) build ;;
+  test) run_tests ;;
+  quickstart) build; run_cli demo "$@" ;;
+  cli) build; run_cli "$@" ;;
+  *) echo "usage: $0 {quickstart|test|build|cli <command> [args]}" >&2; exit 2 ;;
+esac
