@@ -1,0 +1,155 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Wsss.Data;
+using Wsss.Imaging;
+using Wsss.Inference;
+using Wsss.Model;
+using Wsss.Training;
+
+namespace Wsss.Tests.Training;
+
+[TestClass]
+[DoNotParallelize]
+public sealed class TrainerTests
+{
+    private static readonly SyntheticDataset Data = new(new SyntheticDatasetOptions { ImageSize = 40, ClassCount = 2, Seed = 3, MinVisiblePixels = 12 }, 16);
+
+    private static RrmTrainingOptions Tiny(string? checkpoint = null, int iterations = 6) => new()
+    {
+        Backbone = BackboneKind.SmallCnn,
+        Iterations = iterations,
+        BatchSize = 2,
+        CropSize = 40,
+        BaseLearningRate = 0.01,
+        Momentum = 0.9,
+        ClassificationWarmupFraction = 0.34,
+        Threads = 2,
+        Seed = 7,
+        CheckpointPath = checkpoint,
+        CheckpointInterval = 3,
+    };
+
+    private sealed class SyncProgress(Action<TrainingProgress> action) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => action(value);
+    }
+
+    private static float[] Flatten(SegmentationModel model) =>
+        SegmentationModel.ExportTensors(model.Network).Where(t => t.DType == Wsss.Model.Serialization.TensorDType.F32)
+            .SelectMany(t => t.AsFloatArray()).ToArray();
+
+    [TestMethod]
+    public void ReportsEveryLossAndFiniteProgress()
+    {
+        var reports = new List<TrainingProgress>();
+        using var model = new RrmTrainer(Tiny()).Train(WeakDataset.From(Data), new SyncProgress(reports.Add));
+        Assert.AreEqual(6, reports.Count);
+        CollectionAssert.AreEqual(Enumerable.Range(1, 6).ToArray(), reports.Select(r => r.Iteration).ToArray());
+        // warm-up: the first two iterations (floor(0.34 * 6)) train the classifier alone
+        Assert.AreEqual(0, reports[0].SeedLoss);
+        Assert.IsTrue(reports.Skip(2).All(r => r.SeedCoverage > 0), "seeds label some pixels after the warm-up");
+        Assert.IsTrue(reports.All(r => double.IsFinite(r.Loss) && r.LearningRate > 0 && r.ImagesPerSecond > 0));
+        Assert.IsTrue(reports[5].LearningRate < reports[0].LearningRate, "poly decay lowers the learning rate");
+        Assert.AreEqual(TimeSpan.Zero, reports[5].Remaining);
+        var result = model.Predict(Data[0].Image);
+        Assert.AreEqual(40, result.Mask.Height);
+        Assert.IsTrue(result.Mask.Labels.All(v => v <= 2));
+    }
+
+    [TestMethod]
+    public void ResumedRunEqualsUninterruptedRun()
+    {
+        using var dir = TestData.NewTempDirectory();
+        using var straight = new RrmTrainer(Tiny()).Train(WeakDataset.From(Data));
+
+        string checkpoint = dir.File("run.ckpt");
+        using var cts = new CancellationTokenSource();
+        var progress = new SyncProgress(p =>
+        {
+            if (p.Iteration == 4)
+            {
+                cts.Cancel();
+            }
+        });
+        Assert.ThrowsExactly<OperationCanceledException>(() => new RrmTrainer(Tiny(checkpoint)).Train(WeakDataset.From(Data), progress, cts.Token));
+        Assert.IsTrue(File.Exists(checkpoint), "cancellation leaves a checkpoint");
+
+        var resumedReports = new List<TrainingProgress>();
+        using var resumed = new RrmTrainer(Tiny(checkpoint)).Train(WeakDataset.From(Data), new SyncProgress(resumedReports.Add));
+        Assert.AreEqual(5, resumedReports[0].Iteration, "resume continues after the 4 completed iterations");
+        float[] a = Flatten(straight), b = Flatten(resumed);
+        Assert.AreEqual(a.Length, b.Length);
+        double maxDiff = a.Zip(b).Max(p => Math.Abs(p.First - p.Second));
+        Assert.IsTrue(maxDiff < 1e-5, $"resumed parameters differ from the uninterrupted run by {maxDiff}");
+    }
+
+    [TestMethod]
+    public void DivergenceStopsWithClearErrorAndKeepsLastCheckpoint()
+    {
+        using var dir = TestData.NewTempDirectory();
+        string checkpoint = dir.File("run.ckpt");
+        var options = Tiny(checkpoint, iterations: 30);
+        options.CheckpointInterval = 1;
+        options.BaseLearningRate = 1e12;
+        var e = Assert.ThrowsExactly<TrainingDivergedException>(() => new RrmTrainer(options).Train(WeakDataset.From(Data)));
+        StringAssert.Contains(e.Message, $"iteration {e.Iteration}");
+        StringAssert.Contains(e.Message, e.LossName);
+        Assert.IsFalse(double.IsFinite(e.Value));
+        if (e.Iteration > 1)
+        {
+            // the checkpoint of the last good iteration is complete and loadable
+            var header = Wsss.Model.Serialization.SafetensorsFile.ReadHeader(checkpoint);
+            Assert.AreEqual((e.Iteration - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), header.Metadata["iteration"]);
+        }
+
+        Assert.AreEqual(0, Directory.GetFiles(dir.Path, "*.tmp").Length, "no temporary file left behind");
+    }
+
+    [TestMethod]
+    public void CheckpointOfAnotherTrainingIsRejected()
+    {
+        using var dir = TestData.NewTempDirectory();
+        string checkpoint = dir.File("run.ckpt");
+        using (new RrmTrainer(Tiny(checkpoint, iterations: 3)).Train(WeakDataset.From(Data)))
+        {
+        }
+
+        var other = Tiny(checkpoint, iterations: 6);
+        other.Seed = 8;
+        var e = Assert.ThrowsExactly<Wsss.Model.Serialization.FileFormatException>(() => new RrmTrainer(other).Train(WeakDataset.From(Data)));
+        StringAssert.Contains(e.Message, "seed");
+    }
+
+    [TestMethod]
+    public void InvalidOptionsAndDataAreReportedByName()
+    {
+        var bad = Tiny();
+        bad.BatchSize = 0;
+        var e = Assert.ThrowsExactly<ArgumentException>(() => new RrmTrainer(bad));
+        StringAssert.Contains(e.Message, "BatchSize");
+
+        var unlabeled = new LabelledImage("lonely-7", new RgbImage(40, 40), [], ["a", "b"]);
+        var e2 = Assert.ThrowsExactly<ArgumentException>(() => new RrmTrainer(Tiny()).Train(WeakDataset.From([unlabeled], ["a", "b"])));
+        StringAssert.Contains(e2.Message, "lonely-7");
+        StringAssert.Contains(e2.Message, "empty label set");
+    }
+
+    [TestMethod]
+    public void SavedModelReloadsWithIdenticalPredictions()
+    {
+        using var dir = TestData.NewTempDirectory();
+        using var model = new RrmTrainer(Tiny(iterations: 3)).Train(WeakDataset.From(Data));
+        string path = dir.File("model.wsss");
+        model.Save(path);
+        using var loaded = SegmentationModel.Load(path);
+        CollectionAssert.AreEqual(model.ClassNames.ToArray(), loaded.ClassNames.ToArray());
+        var options = new PredictionOptions { IncludeProbabilities = true };
+        var a = model.Predict(Data[5].Image, options);
+        var b = loaded.Predict(Data[5].Image, options);
+        CollectionAssert.AreEqual(a.Mask.Labels, b.Mask.Labels);
+        CollectionAssert.AreEqual(a.Probabilities, b.Probabilities);
+
+        File.WriteAllBytes(dir.File("broken.wsss"), File.ReadAllBytes(path)[..1000]);
+        var e = Assert.ThrowsExactly<Wsss.Model.Serialization.FileFormatException>(() => SegmentationModel.Load(dir.File("broken.wsss")));
+        StringAssert.Contains(e.Message, "broken.wsss");
+    }
+}
