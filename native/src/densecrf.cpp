@@ -41,25 +41,31 @@ inline float hsum(__m128 v) {
     return _mm_cvtss_f32(s);
 }
 
-// q = softmax(e) over the first `labels` lanes; padding lanes of q become 0.
-inline void softmax_row(const float* e, int labels, int cp, float* q) {
-    float mx = e[0];
-    for (int k = 1; k < labels; ++k) mx = std::max(mx, e[k]);
-    const __m128 vmx = _mm_set1_ps(mx);
+// Lanes [valid, 4) of the last group of 4 labels are padding.
+inline __m128 valid_lanes(int valid) {
+    const __m128i lane = _mm_setr_epi32(0, 1, 2, 3);
+    return _mm_castsi128_ps(_mm_cmplt_epi32(lane, _mm_set1_epi32(valid)));
+}
+
+// q = softmax(e) over the first `labels` lanes; padding lanes of q become 0. `last` is
+// valid_lanes(labels - (cp - 4)).
+inline void softmax_row(const float* e, int labels, int cp, __m128 last, float* q) {
+    const __m128 neg_inf = _mm_set1_ps(-INFINITY);
+    __m128 vmx = neg_inf;
+    for (int k = 0; k + 4 < cp; k += 4) vmx = _mm_max_ps(vmx, _mm_loadu_ps(e + k));
+    vmx = _mm_max_ps(vmx, _mm_or_ps(_mm_and_ps(last, _mm_loadu_ps(e + cp - 4)), _mm_andnot_ps(last, neg_inf)));
+    vmx = _mm_max_ps(vmx, _mm_shuffle_ps(vmx, vmx, _MM_SHUFFLE(1, 0, 3, 2)));
+    vmx = _mm_max_ps(vmx, _mm_shuffle_ps(vmx, vmx, _MM_SHUFFLE(2, 3, 0, 1)));
     __m128 sum = _mm_setzero_ps();
     for (int k = 0; k < cp; k += 4) {
         __m128 x = exp_ps(_mm_sub_ps(_mm_loadu_ps(e + k), vmx));
-        if (k + 4 > labels) {
-            const int valid = labels - k;
-            const __m128i lane = _mm_setr_epi32(0, 1, 2, 3);
-            const __m128 keep = _mm_castsi128_ps(_mm_cmplt_epi32(lane, _mm_set1_epi32(valid)));
-            x = _mm_and_ps(x, keep);
-        }
+        if (k + 4 == cp) x = _mm_and_ps(x, last);
         sum = _mm_add_ps(sum, x);
         _mm_storeu_ps(q + k, x);
     }
     const __m128 inv = _mm_set1_ps(1.0f / hsum(sum));
     for (int k = 0; k < cp; k += 4) _mm_storeu_ps(q + k, _mm_mul_ps(_mm_loadu_ps(q + k), inv));
+    (void)labels;
 }
 
 }  // namespace
@@ -85,7 +91,7 @@ void DenseCrf::prepare_kernel(Kernel& k, float compat) {
     const int64_t n = lat.points();
     const int d1 = lat.dim() + 1;
     k.norm.resize((size_t)n);
-    k.splat_weight.resize((size_t)lat.csr_size());
+    k.splat_weight.resize((size_t)(n * d1));
     k.slice_weight.resize((size_t)(n * d1));
 }
 
@@ -106,8 +112,8 @@ void DenseCrf::set_image(const uint8_t* rgb_hwc, int height, int width, const ws
     bilateral_.lattice.build(features_.data(), n_, 5, threads);
     prepare_kernel(gaussian_, params.gaussian_compat);
     prepare_kernel(bilateral_, params.bilateral_compat);
-    gaussian_.lattice.reserve_values(4);
-    bilateral_.lattice.reserve_values(4);
+    gaussian_.lattice.reserve_values(4, threads);
+    bilateral_.lattice.reserve_values(4, threads);
 
     const int64_t n = n_;
 #pragma omp parallel num_threads(threads)
@@ -120,19 +126,17 @@ void DenseCrf::set_image(const uint8_t* rgb_hwc, int height, int width, const ws
             for (int64_t p = 0; p < n; ++p) norm[p] = 1.0f / std::sqrt(norm[p] + 1e-20f);
             // The normalisation n(i) K (n Q) and the compatibility weight become part of the splat and
             // slice weights, so that an iteration is only splat, blur and slice.
-            const int64_t entries = lat.csr_size();
-            const int32_t* pix = lat.csr_pixel();
-            const float* cw = lat.csr_weight();
-            float* sw = k->splat_weight.data();
-#pragma omp for schedule(static)
-            for (int64_t e = 0; e < entries; ++e) sw[e] = cw[e] * norm[pix[e]];
             const int d1 = lat.dim() + 1;
             const float* bary = lat.bary();
             const float scale = lat.alpha() * k->compat;
+            float* spw = k->splat_weight.data();
             float* slw = k->slice_weight.data();
 #pragma omp for schedule(static)
             for (int64_t p = 0; p < n; ++p)
-                for (int j = 0; j < d1; ++j) slw[p * d1 + j] = bary[p * d1 + j] * scale * norm[p];
+                for (int j = 0; j < d1; ++j) {
+                    spw[p * d1 + j] = bary[p * d1 + j] * norm[p];
+                    slw[p * d1 + j] = bary[p * d1 + j] * scale * norm[p];
+                }
         }
     }
 }
@@ -146,8 +150,6 @@ float* DenseCrf::begin_unary(int labels) {
     if (neg_unary_.size() < need) neg_unary_.resize(need);
     if (q_.size() < need) q_.resize(need);
     if (energy_.size() < need) energy_.resize(need);
-    gaussian_.lattice.reserve_values(cp_);
-    bilateral_.lattice.reserve_values(cp_);
     return neg_unary_.data();
 }
 
@@ -172,16 +174,19 @@ void DenseCrf::run(int iterations, int threads) {
     if (labels_ < 1) throw std::logic_error("the CRF has no unary: call begin_unary first");
     if (iterations < 0) throw std::invalid_argument("CRF iterations must be >= 0");
     threads = resolve_threads(threads);
+    gaussian_.lattice.reserve_values(cp_, threads);
+    bilateral_.lattice.reserve_values(cp_, threads);
     const int64_t n = n_;
     const int labels = labels_, cp = cp_;
     const float* nu = neg_unary_.data();
     float* q = q_.data();
     float* e = energy_.data();
     Kernel* kernels[2] = {&gaussian_, &bilateral_};
+    const __m128 last = valid_lanes(labels - (cp - 4));
 #pragma omp parallel num_threads(threads)
     {
 #pragma omp for schedule(static)
-        for (int64_t p = 0; p < n; ++p) softmax_row(nu + p * cp, labels, cp, q + p * cp);
+        for (int64_t p = 0; p < n; ++p) softmax_row(nu + p * cp, labels, cp, last, q + p * cp);
         for (int it = 0; it < iterations; ++it) {
             // The first active kernel's slice starts the energy from -U; the next ones add to it.
             const float* energy = nu;
@@ -193,7 +198,7 @@ void DenseCrf::run(int iterations, int threads) {
                 energy = e;
             }
 #pragma omp for schedule(static)
-            for (int64_t p = 0; p < n; ++p) softmax_row(energy + p * cp, labels, cp, q + p * cp);
+            for (int64_t p = 0; p < n; ++p) softmax_row(energy + p * cp, labels, cp, last, q + p * cp);
         }
     }
 }
