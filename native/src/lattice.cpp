@@ -55,12 +55,23 @@ inline void scatter_point_any(int64_t p, int d1, const int32_t* off, const float
     int c0 = 0;
     for (; c0 + 24 <= cp; c0 += 24) scatter_point<6>(p, d1, off, w, in, cp, c0, values);
     switch ((cp - c0) >> 2) {
-        case 1: scatter_point<1>(p, d1, off, w, in, cp, c0, values); break;
-        case 2: scatter_point<2>(p, d1, off, w, in, cp, c0, values); break;
-        case 3: scatter_point<3>(p, d1, off, w, in, cp, c0, values); break;
-        case 4: scatter_point<4>(p, d1, off, w, in, cp, c0, values); break;
-        case 5: scatter_point<5>(p, d1, off, w, in, cp, c0, values); break;
-        default: break;
+        case 1:
+            scatter_point<1>(p, d1, off, w, in, cp, c0, values);
+            break;
+        case 2:
+            scatter_point<2>(p, d1, off, w, in, cp, c0, values);
+            break;
+        case 3:
+            scatter_point<3>(p, d1, off, w, in, cp, c0, values);
+            break;
+        case 4:
+            scatter_point<4>(p, d1, off, w, in, cp, c0, values);
+            break;
+        case 5:
+            scatter_point<5>(p, d1, off, w, in, cp, c0, values);
+            break;
+        default:
+            break;
     }
 }
 
@@ -81,46 +92,45 @@ inline int team_size() {
 }
 
 template <int V>
-inline void slice_point(int64_t p, int d1, const int32_t* off, const float* sw, __m128 scale, const float* values,
-                        int cp, int c0, float* out, const float* add) {
+inline void slice_row(const int32_t* o, const float* ws, int d1, __m128 scale, const float* values, int cp, int c0,
+                      float* dst, const float* add) {
     __m128 acc[V];
     for (int k = 0; k < V; ++k) acc[k] = _mm_setzero_ps();
-    const int32_t* o = off + p * d1;
-    const float* ws = sw + p * d1;
     for (int j = 0; j < d1; ++j) {
         const float* src = values + (int64_t)o[j] * cp + c0;
         const __m128 ww = _mm_set1_ps(ws[j]);
         for (int k = 0; k < V; ++k) acc[k] = _mm_add_ps(acc[k], _mm_mul_ps(ww, _mm_loadu_ps(src + 4 * k)));
     }
-    float* dst = out + p * cp + c0;
+    dst += c0;
     if (add != nullptr) {
-        const float* a = add + p * cp + c0;
+        add += c0;
         for (int k = 0; k < V; ++k)
-            _mm_storeu_ps(dst + 4 * k, _mm_add_ps(_mm_loadu_ps(a + 4 * k), _mm_mul_ps(acc[k], scale)));
+            _mm_storeu_ps(dst + 4 * k, _mm_add_ps(_mm_loadu_ps(add + 4 * k), _mm_mul_ps(acc[k], scale)));
     } else {
         for (int k = 0; k < V; ++k) _mm_storeu_ps(dst + 4 * k, _mm_mul_ps(acc[k], scale));
     }
 }
 
-inline void slice_point_any(int64_t p, int d1, const int32_t* off, const float* sw, __m128 scale, const float* values,
-                            int cp, float* out, const float* add) {
+// dst (one point's cp channels) = add (or 0) + scale * sum_j ws[j] * values[o[j]].
+inline void slice_row_any(const int32_t* o, const float* ws, int d1, __m128 scale, const float* values, int cp,
+                          float* dst, const float* add) {
     int c0 = 0;
-    for (; c0 + 24 <= cp; c0 += 24) slice_point<6>(p, d1, off, sw, scale, values, cp, c0, out, add);
+    for (; c0 + 24 <= cp; c0 += 24) slice_row<6>(o, ws, d1, scale, values, cp, c0, dst, add);
     switch ((cp - c0) >> 2) {
         case 1:
-            slice_point<1>(p, d1, off, sw, scale, values, cp, c0, out, add);
+            slice_row<1>(o, ws, d1, scale, values, cp, c0, dst, add);
             break;
         case 2:
-            slice_point<2>(p, d1, off, sw, scale, values, cp, c0, out, add);
+            slice_row<2>(o, ws, d1, scale, values, cp, c0, dst, add);
             break;
         case 3:
-            slice_point<3>(p, d1, off, sw, scale, values, cp, c0, out, add);
+            slice_row<3>(o, ws, d1, scale, values, cp, c0, dst, add);
             break;
         case 4:
-            slice_point<4>(p, d1, off, sw, scale, values, cp, c0, out, add);
+            slice_row<4>(o, ws, d1, scale, values, cp, c0, dst, add);
             break;
         case 5:
-            slice_point<5>(p, d1, off, sw, scale, values, cp, c0, out, add);
+            slice_row<5>(o, ws, d1, scale, values, cp, c0, dst, add);
             break;
         default:
             break;
@@ -466,9 +476,7 @@ void Lattice::reserve_values(int cp, int threads) {
     std::fill(values_b_.begin() + m_ * cp, values_b_.begin() + (m_ + 1) * cp, 0.0f);
 }
 
-int Lattice::splat_workers() const {
-    return std::min(team_size(), (int)partial_.size() + 1);
-}
+int Lattice::splat_workers() const { return std::min(team_size(), (int)partial_.size() + 1); }
 
 float* Lattice::splat_buffer(int worker) {
     return worker == 0 ? values_a_.data() : partial_[(size_t)(worker - 1)].data();
@@ -488,22 +496,67 @@ void Lattice::reduce_partials_team(int workers, int cp) {
     }
 }
 
-void Lattice::splat_team(const float* in, int cp, const float* splat_weight) {
+void Lattice::splat_part(const float* in, int cp, const float* splat_weight, int worker, int workers) {
     // Scatter: each worker reads its share of the points once, in order, and accumulates into its own
     // copy of the (cache-resident) vertex values; the copies are summed afterwards. A gather would
     // read every point d+1 times in random order.
     const float* w = splat_weight != nullptr ? splat_weight : bary_.data();
-    const int workers = splat_workers();
-    const int me = team_index();
     const int64_t n = n_, m = m_;
     const int d1 = d_ + 1;
-    if (me < workers) {
-        float* values = splat_buffer(me);
-        std::fill(values, values + m * cp, 0.0f);
-        const int32_t* off = offset_.data();
-        const int64_t p0 = n * me / workers, p1 = n * (me + 1) / workers;
-        for (int64_t p = p0; p < p1; ++p) scatter_point_any(p, d1, off, w, in, cp, values);
+    float* values = splat_buffer(worker);
+    std::fill(values, values + m * cp, 0.0f);
+    const int32_t* off = offset_.data();
+    const int64_t p0 = n * worker / workers, p1 = n * (worker + 1) / workers;
+    for (int64_t p = p0; p < p1; ++p) scatter_point_any(p, d1, off, w, in, cp, values);
+}
+
+void Lattice::reduce_range(int workers, int cp, int64_t v0, int64_t v1) {
+    float* values = values_a_.data();
+    for (int64_t v = v0; v < v1; ++v) {
+        float* dst = values + v * cp;
+        for (int t = 1; t < workers; ++t) {
+            const float* src = partial_[(size_t)(t - 1)].data() + v * cp;
+            for (int k = 0; k < cp; ++k) dst[k] += src[k];
+        }
     }
+}
+
+void Lattice::blur_pass_range(int j, int cp, int64_t v0, int64_t v1) {
+    const float* src = (j % 2 == 0) ? values_a_.data() : values_b_.data();
+    float* dst = (j % 2 == 0) ? values_b_.data() : values_a_.data();
+    const int32_t* nb = neighbours_.data() + (int64_t)j * m_ * 2;
+    const __m128 half = _mm_set1_ps(0.5f);
+    for (int64_t v = v0; v < v1; ++v) {
+        const float* o = src + v * cp;
+        const float* a = src + (int64_t)nb[2 * v] * cp;
+        const float* b = src + (int64_t)nb[2 * v + 1] * cp;
+        float* t = dst + v * cp;
+        for (int k = 0; k < cp; k += 4) {
+            const __m128 s = _mm_add_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k));
+            _mm_storeu_ps(t + k, _mm_add_ps(_mm_loadu_ps(o + k), _mm_mul_ps(half, s)));
+        }
+    }
+}
+
+const float* Lattice::blurred() const { return ((d_ + 1) % 2 == 0) ? values_a_.data() : values_b_.data(); }
+
+void Lattice::slice_block(int64_t p0, int64_t p1, int cp, const float* slice_weight, const float* add,
+                          float* dst) const {
+    const int d1 = d_ + 1;
+    const __m128 one = _mm_set1_ps(1.0f);
+    const float* values = blurred();
+    const int32_t* off = offset_.data();
+    for (int64_t p = p0; p < p1; ++p) {
+        const int64_t r = (p - p0) * cp;
+        slice_row_any(off + p * d1, slice_weight + p * d1, d1, one, values, cp, dst + r,
+                      add != nullptr ? add + r : nullptr);
+    }
+}
+
+void Lattice::splat_team(const float* in, int cp, const float* splat_weight) {
+    const int workers = splat_workers();
+    const int me = team_index();
+    if (me < workers) splat_part(in, cp, splat_weight, me, workers);
 #pragma omp barrier
     reduce_partials_team(workers, cp);
 }
@@ -540,7 +593,9 @@ void Lattice::slice_team(float* out, int cp, const float* slice_weight, bool acc
     const int64_t n = n_;
     const float* add = accumulate ? out : base;
 #pragma omp for schedule(static)
-    for (int64_t p = 0; p < n; ++p) slice_point_any(p, d1, off, sw, scale, values, cp, out, add);
+    for (int64_t p = 0; p < n; ++p)
+        slice_row_any(off + p * d1, sw + p * d1, d1, scale, values, cp, out + p * cp,
+                      add != nullptr ? add + p * cp : nullptr);
 }
 
 void Lattice::filter_interleaved_team(const float* in, int cp, float* out) {

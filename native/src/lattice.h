@@ -54,6 +54,17 @@ public:
     // barycentric weight (the plain filter).
     void slice_team(float* out, int cp, const float* slice_weight, bool accumulate, const float* base = nullptr);
 
+    // Pieces of a filter, for callers that run several lattices in one team with fewer barriers (the
+    // CRF). Splat workers: splat_workers() of the current team, worker w splats into its own buffer;
+    // reduce_range sums the workers' buffers into the first; blur pass j (0..d) reads the buffer its
+    // parity says; slice_block reads the result of all d+1 passes.
+    int splat_workers() const;
+    void splat_part(const float* in, int cp, const float* splat_weight, int worker, int workers);
+    void reduce_range(int workers, int cp, int64_t v0, int64_t v1);
+    void blur_pass_range(int j, int cp, int64_t v0, int64_t v1);
+    // Rows p0..p1-1 into dst (row-major, stride cp), each plus the matching row of add when given.
+    void slice_block(int64_t p0, int64_t p1, int cp, const float* slice_weight, const float* add, float* dst) const;
+
     // Plain filter of n x cp interleaved values (cp multiple of 4).
     void filter_interleaved_team(const float* in, int cp, float* out);
     // out[p] = filter of the constant 1 at p (single channel, no padding).
@@ -89,8 +100,8 @@ private:
     int32_t insert(uint64_t k0, uint64_t k1);
     int32_t find(uint64_t k0, uint64_t k1) const;
     void rehash(int bits);
-    int splat_workers() const;
     float* splat_buffer(int worker);
+    const float* blurred() const;
     void reduce_partials_team(int workers, int cp);
 };
 
