@@ -9,9 +9,29 @@
 
 #include "common.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace wsss {
 
 namespace {
+
+inline int team_index() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+inline int team_size() {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
 
 // exp for 4 floats (Cephes polynomial, relative error about 2e-7): the softmax over labels costs as
 // much as the filtering otherwise.
@@ -41,25 +61,31 @@ inline float hsum(__m128 v) {
     return _mm_cvtss_f32(s);
 }
 
-// q = softmax(e) over the first `labels` lanes; padding lanes of q become 0.
-inline void softmax_row(const float* e, int labels, int cp, float* q) {
-    float mx = e[0];
-    for (int k = 1; k < labels; ++k) mx = std::max(mx, e[k]);
-    const __m128 vmx = _mm_set1_ps(mx);
+// Lanes [valid, 4) of the last group of 4 labels are padding.
+inline __m128 valid_lanes(int valid) {
+    const __m128i lane = _mm_setr_epi32(0, 1, 2, 3);
+    return _mm_castsi128_ps(_mm_cmplt_epi32(lane, _mm_set1_epi32(valid)));
+}
+
+// q = softmax(e) over the first `labels` lanes; padding lanes of q become 0. `last` is
+// valid_lanes(labels - (cp - 4)).
+inline void softmax_row(const float* e, int labels, int cp, __m128 last, float* q) {
+    const __m128 neg_inf = _mm_set1_ps(-INFINITY);
+    __m128 vmx = neg_inf;
+    for (int k = 0; k + 4 < cp; k += 4) vmx = _mm_max_ps(vmx, _mm_loadu_ps(e + k));
+    vmx = _mm_max_ps(vmx, _mm_or_ps(_mm_and_ps(last, _mm_loadu_ps(e + cp - 4)), _mm_andnot_ps(last, neg_inf)));
+    vmx = _mm_max_ps(vmx, _mm_shuffle_ps(vmx, vmx, _MM_SHUFFLE(1, 0, 3, 2)));
+    vmx = _mm_max_ps(vmx, _mm_shuffle_ps(vmx, vmx, _MM_SHUFFLE(2, 3, 0, 1)));
     __m128 sum = _mm_setzero_ps();
     for (int k = 0; k < cp; k += 4) {
         __m128 x = exp_ps(_mm_sub_ps(_mm_loadu_ps(e + k), vmx));
-        if (k + 4 > labels) {
-            const int valid = labels - k;
-            const __m128i lane = _mm_setr_epi32(0, 1, 2, 3);
-            const __m128 keep = _mm_castsi128_ps(_mm_cmplt_epi32(lane, _mm_set1_epi32(valid)));
-            x = _mm_and_ps(x, keep);
-        }
+        if (k + 4 == cp) x = _mm_and_ps(x, last);
         sum = _mm_add_ps(sum, x);
         _mm_storeu_ps(q + k, x);
     }
     const __m128 inv = _mm_set1_ps(1.0f / hsum(sum));
     for (int k = 0; k < cp; k += 4) _mm_storeu_ps(q + k, _mm_mul_ps(_mm_loadu_ps(q + k), inv));
+    (void)labels;
 }
 
 }  // namespace
@@ -85,7 +111,7 @@ void DenseCrf::prepare_kernel(Kernel& k, float compat) {
     const int64_t n = lat.points();
     const int d1 = lat.dim() + 1;
     k.norm.resize((size_t)n);
-    k.splat_weight.resize((size_t)lat.csr_size());
+    k.splat_weight.resize((size_t)(n * d1));
     k.slice_weight.resize((size_t)(n * d1));
 }
 
@@ -106,8 +132,8 @@ void DenseCrf::set_image(const uint8_t* rgb_hwc, int height, int width, const ws
     bilateral_.lattice.build(features_.data(), n_, 5, threads);
     prepare_kernel(gaussian_, params.gaussian_compat);
     prepare_kernel(bilateral_, params.bilateral_compat);
-    gaussian_.lattice.reserve_values(4);
-    bilateral_.lattice.reserve_values(4);
+    gaussian_.lattice.reserve_values(4, threads);
+    bilateral_.lattice.reserve_values(4, threads);
 
     const int64_t n = n_;
 #pragma omp parallel num_threads(threads)
@@ -120,19 +146,17 @@ void DenseCrf::set_image(const uint8_t* rgb_hwc, int height, int width, const ws
             for (int64_t p = 0; p < n; ++p) norm[p] = 1.0f / std::sqrt(norm[p] + 1e-20f);
             // The normalisation n(i) K (n Q) and the compatibility weight become part of the splat and
             // slice weights, so that an iteration is only splat, blur and slice.
-            const int64_t entries = lat.csr_size();
-            const int32_t* pix = lat.csr_pixel();
-            const float* cw = lat.csr_weight();
-            float* sw = k->splat_weight.data();
-#pragma omp for schedule(static)
-            for (int64_t e = 0; e < entries; ++e) sw[e] = cw[e] * norm[pix[e]];
             const int d1 = lat.dim() + 1;
             const float* bary = lat.bary();
             const float scale = lat.alpha() * k->compat;
+            float* spw = k->splat_weight.data();
             float* slw = k->slice_weight.data();
 #pragma omp for schedule(static)
             for (int64_t p = 0; p < n; ++p)
-                for (int j = 0; j < d1; ++j) slw[p * d1 + j] = bary[p * d1 + j] * scale * norm[p];
+                for (int j = 0; j < d1; ++j) {
+                    spw[p * d1 + j] = bary[p * d1 + j] * norm[p];
+                    slw[p * d1 + j] = bary[p * d1 + j] * scale * norm[p];
+                }
         }
     }
 }
@@ -145,17 +169,16 @@ float* DenseCrf::begin_unary(int labels) {
     const size_t need = (size_t)(n_ * cp_);
     if (neg_unary_.size() < need) neg_unary_.resize(need);
     if (q_.size() < need) q_.resize(need);
-    if (energy_.size() < need) energy_.resize(need);
-    gaussian_.lattice.reserve_values(cp_);
-    bilateral_.lattice.reserve_values(cp_);
     return neg_unary_.data();
 }
 
-void DenseCrf::fill_unary_from_probs(const float* probs) {
+void DenseCrf::fill_unary_from_probs(const float* probs, int threads) {
     if (probs == nullptr) throw std::invalid_argument("CRF probabilities pointer is null");
     float* u = neg_unary_.data();
     const int64_t n = n_;
     const int labels = labels_, cp = cp_;
+    threads = resolve_threads(threads);
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t p = 0; p < n; ++p) {
         float* row = u + p * cp;
         int k = 0;
@@ -172,34 +195,91 @@ void DenseCrf::run(int iterations, int threads) {
     if (labels_ < 1) throw std::logic_error("the CRF has no unary: call begin_unary first");
     if (iterations < 0) throw std::invalid_argument("CRF iterations must be >= 0");
     threads = resolve_threads(threads);
+    gaussian_.lattice.reserve_values(cp_, threads);
+    bilateral_.lattice.reserve_values(cp_, threads);
+    // Energies are sliced block-wise into a per-thread buffer and turned into Q right away.
+    constexpr int64_t kBlock = 64;
+    if (rows_.size() < (size_t)(threads * kBlock * cp_)) rows_.resize((size_t)(threads * kBlock * cp_));
     const int64_t n = n_;
     const int labels = labels_, cp = cp_;
     const float* nu = neg_unary_.data();
     float* q = q_.data();
-    float* e = energy_.data();
-    Kernel* kernels[2] = {&gaussian_, &bilateral_};
+    float* rows = rows_.data();
+    const __m128 last = valid_lanes(labels - (cp - 4));
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+
+    Kernel* active[2];
+    int na = 0;
+    for (Kernel* k : {&gaussian_, &bilateral_})
+        if (k->compat != 0.0f) active[na++] = k;
+    int passes = 0;
+    for (int a = 0; a < na; ++a) passes = std::max(passes, active[a]->lattice.dim() + 1);
+
+        // Both kernels advance together through one set of phases (splat, reduce, blur pass j, slice
+        // fused with the softmax), so that an iteration has 9 barriers instead of 16: with threads that
+        // the OS may deschedule, each barrier is a potential wait.
 #pragma omp parallel num_threads(threads)
     {
+        const int me = team_index(), team = team_size();
 #pragma omp for schedule(static)
-        for (int64_t p = 0; p < n; ++p) softmax_row(nu + p * cp, labels, cp, q + p * cp);
+        for (int64_t p = 0; p < n; ++p) softmax_row(nu + p * cp, labels, cp, last, q + p * cp);
+
+        // Runs fn(lattice, v0, v1) on this thread's share of the vertices of the lattices selected by
+        // use(lattice), split evenly over the concatenation of their vertex ranges.
+        auto share = [&](auto use, auto fn) {
+            int64_t total = 0;
+            for (int a = 0; a < na; ++a)
+                if (use(active[a]->lattice)) total += active[a]->lattice.vertices();
+            const int64_t s0 = total * me / team, s1 = total * (me + 1) / team;
+            int64_t base = 0;
+            for (int a = 0; a < na; ++a) {
+                Lattice& lat = active[a]->lattice;
+                if (!use(lat)) continue;
+                const int64_t m = lat.vertices();
+                const int64_t v0 = std::max<int64_t>(s0 - base, 0), v1 = std::min<int64_t>(s1 - base, m);
+                if (v0 < v1) fn(lat, v0, v1);
+                base += m;
+            }
+        };
+
         for (int it = 0; it < iterations; ++it) {
-            // The first active kernel's slice starts the energy from -U; the next ones add to it.
-            const float* energy = nu;
-            for (Kernel* k : kernels) {
-                if (k->compat == 0.0f) continue;
-                k->lattice.splat_team(q, cp, k->splat_weight.data());
-                k->lattice.blur_team(cp);
-                k->lattice.slice_team(e, cp, k->slice_weight.data(), energy == e, energy == e ? nullptr : nu);
-                energy = e;
+            if (na > 0) {
+                int workers = team;
+                for (int a = 0; a < na; ++a) workers = std::min(workers, active[a]->lattice.splat_workers());
+                if (me < workers)
+                    for (int a = 0; a < na; ++a)
+                        active[a]->lattice.splat_part(q, cp, active[a]->splat_weight.data(), me, workers);
+#pragma omp barrier
+                if (workers > 1) {
+                    share([](Lattice&) { return true; },
+                          [&](Lattice& lat, int64_t v0, int64_t v1) { lat.reduce_range(workers, cp, v0, v1); });
+#pragma omp barrier
+                }
+                for (int j = 0; j < passes; ++j) {
+                    share([j](Lattice& lat) { return j <= lat.dim(); },
+                          [&](Lattice& lat, int64_t v0, int64_t v1) { lat.blur_pass_range(j, cp, v0, v1); });
+#pragma omp barrier
+                }
             }
 #pragma omp for schedule(static)
-            for (int64_t p = 0; p < n; ++p) softmax_row(energy + p * cp, labels, cp, q + p * cp);
+            for (int64_t b = 0; b < blocks; ++b) {
+                const int64_t p0 = b * kBlock, p1 = std::min(n, p0 + kBlock);
+                float* block = rows + (int64_t)me * kBlock * cp;
+                const float* energy = nu + p0 * cp;
+                for (int a = 0; a < na; ++a) {
+                    active[a]->lattice.slice_block(p0, p1, cp, active[a]->slice_weight.data(), energy, block);
+                    energy = block;
+                }
+                for (int64_t p = p0; p < p1; ++p) softmax_row(energy + (p - p0) * cp, labels, cp, last, q + p * cp);
+            }
         }
     }
 }
 
-void DenseCrf::copy_q_planar(float* out) const {
+void DenseCrf::copy_q_planar(float* out, int threads) const {
     const int64_t n = n_;
+    threads = resolve_threads(threads);
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t p = 0; p < n; ++p)
         for (int k = 0; k < labels_; ++k) out[(int64_t)k * n + p] = q_[p * cp_ + k];
 }

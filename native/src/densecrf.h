@@ -25,10 +25,10 @@ public:
     // Prepares for `labels` labels and returns the n x padded_labels() buffer the caller fills with
     // log(clip(p, 1e-5, 1)) = -U (padding lanes must be 0).
     float* begin_unary(int labels);
-    void fill_unary_from_probs(const float* probs_planar);
+    void fill_unary_from_probs(const float* probs_planar, int threads);
     // Runs the inference; the marginals are then in q() (n x padded_labels()).
     void run(int iterations, int threads);
-    void copy_q_planar(float* out) const;
+    void copy_q_planar(float* out, int threads) const;
 
     const float* q() const { return q_.data(); }
     int labels() const { return labels_; }
@@ -51,7 +51,7 @@ private:
     int cp_ = 0;
     std::vector<float> neg_unary_;
     std::vector<float> q_;
-    std::vector<float> energy_;
+    std::vector<float> rows_;  // one energy row per thread
 
     void prepare_kernel(Kernel& k, float compat);
 };

@@ -35,86 +35,102 @@ inline uint64_t hash_key(uint64_t a, uint64_t b) {
 }
 
 template <int V>
-inline void splat_vertex(int64_t v, const int32_t* start, const int32_t* pix, const float* w, const float* in, int cp,
-                         int c0, float* values) {
-    __m128 acc[V];
-    for (int k = 0; k < V; ++k) acc[k] = _mm_setzero_ps();
-    const int32_t e1 = start[v + 1];
-    for (int32_t e = start[v]; e < e1; ++e) {
-        const float* src = in + (int64_t)pix[e] * cp + c0;
-        const __m128 ww = _mm_set1_ps(w[e]);
-        for (int k = 0; k < V; ++k) acc[k] = _mm_add_ps(acc[k], _mm_mul_ps(ww, _mm_loadu_ps(src + 4 * k)));
+inline void scatter_point(int64_t p, int d1, const int32_t* off, const float* w, const float* in, int cp, int c0,
+                          float* values) {
+    const float* src = in + p * cp + c0;
+    __m128 x[V];
+    for (int k = 0; k < V; ++k) x[k] = _mm_loadu_ps(src + 4 * k);
+    const int32_t* o = off + p * d1;
+    const float* ws = w + p * d1;
+    for (int j = 0; j < d1; ++j) {
+        float* dst = values + (int64_t)o[j] * cp + c0;
+        const __m128 ww = _mm_set1_ps(ws[j]);
+        for (int k = 0; k < V; ++k)
+            _mm_storeu_ps(dst + 4 * k, _mm_add_ps(_mm_loadu_ps(dst + 4 * k), _mm_mul_ps(ww, x[k])));
     }
-    float* dst = values + v * cp + c0;
-    for (int k = 0; k < V; ++k) _mm_storeu_ps(dst + 4 * k, acc[k]);
 }
 
-inline void splat_vertex_any(int64_t v, const int32_t* start, const int32_t* pix, const float* w, const float* in,
-                             int cp, float* values) {
+inline void scatter_point_any(int64_t p, int d1, const int32_t* off, const float* w, const float* in, int cp,
+                              float* values) {
     int c0 = 0;
-    for (; c0 + 24 <= cp; c0 += 24) splat_vertex<6>(v, start, pix, w, in, cp, c0, values);
+    for (; c0 + 24 <= cp; c0 += 24) scatter_point<6>(p, d1, off, w, in, cp, c0, values);
     switch ((cp - c0) >> 2) {
         case 1:
-            splat_vertex<1>(v, start, pix, w, in, cp, c0, values);
+            scatter_point<1>(p, d1, off, w, in, cp, c0, values);
             break;
         case 2:
-            splat_vertex<2>(v, start, pix, w, in, cp, c0, values);
+            scatter_point<2>(p, d1, off, w, in, cp, c0, values);
             break;
         case 3:
-            splat_vertex<3>(v, start, pix, w, in, cp, c0, values);
+            scatter_point<3>(p, d1, off, w, in, cp, c0, values);
             break;
         case 4:
-            splat_vertex<4>(v, start, pix, w, in, cp, c0, values);
+            scatter_point<4>(p, d1, off, w, in, cp, c0, values);
             break;
         case 5:
-            splat_vertex<5>(v, start, pix, w, in, cp, c0, values);
+            scatter_point<5>(p, d1, off, w, in, cp, c0, values);
             break;
         default:
             break;
     }
 }
 
+inline int team_index() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+inline int team_size() {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 template <int V>
-inline void slice_point(int64_t p, int d1, const int32_t* off, const float* sw, __m128 scale, const float* values,
-                        int cp, int c0, float* out, const float* add) {
+inline void slice_row(const int32_t* o, const float* ws, int d1, __m128 scale, const float* values, int cp, int c0,
+                      float* dst, const float* add) {
     __m128 acc[V];
     for (int k = 0; k < V; ++k) acc[k] = _mm_setzero_ps();
-    const int32_t* o = off + p * d1;
-    const float* ws = sw + p * d1;
     for (int j = 0; j < d1; ++j) {
         const float* src = values + (int64_t)o[j] * cp + c0;
         const __m128 ww = _mm_set1_ps(ws[j]);
         for (int k = 0; k < V; ++k) acc[k] = _mm_add_ps(acc[k], _mm_mul_ps(ww, _mm_loadu_ps(src + 4 * k)));
     }
-    float* dst = out + p * cp + c0;
+    dst += c0;
     if (add != nullptr) {
-        const float* a = add + p * cp + c0;
+        add += c0;
         for (int k = 0; k < V; ++k)
-            _mm_storeu_ps(dst + 4 * k, _mm_add_ps(_mm_loadu_ps(a + 4 * k), _mm_mul_ps(acc[k], scale)));
+            _mm_storeu_ps(dst + 4 * k, _mm_add_ps(_mm_loadu_ps(add + 4 * k), _mm_mul_ps(acc[k], scale)));
     } else {
         for (int k = 0; k < V; ++k) _mm_storeu_ps(dst + 4 * k, _mm_mul_ps(acc[k], scale));
     }
 }
 
-inline void slice_point_any(int64_t p, int d1, const int32_t* off, const float* sw, __m128 scale, const float* values,
-                            int cp, float* out, const float* add) {
+// dst (one point's cp channels) = add (or 0) + scale * sum_j ws[j] * values[o[j]].
+inline void slice_row_any(const int32_t* o, const float* ws, int d1, __m128 scale, const float* values, int cp,
+                          float* dst, const float* add) {
     int c0 = 0;
-    for (; c0 + 24 <= cp; c0 += 24) slice_point<6>(p, d1, off, sw, scale, values, cp, c0, out, add);
+    for (; c0 + 24 <= cp; c0 += 24) slice_row<6>(o, ws, d1, scale, values, cp, c0, dst, add);
     switch ((cp - c0) >> 2) {
         case 1:
-            slice_point<1>(p, d1, off, sw, scale, values, cp, c0, out, add);
+            slice_row<1>(o, ws, d1, scale, values, cp, c0, dst, add);
             break;
         case 2:
-            slice_point<2>(p, d1, off, sw, scale, values, cp, c0, out, add);
+            slice_row<2>(o, ws, d1, scale, values, cp, c0, dst, add);
             break;
         case 3:
-            slice_point<3>(p, d1, off, sw, scale, values, cp, c0, out, add);
+            slice_row<3>(o, ws, d1, scale, values, cp, c0, dst, add);
             break;
         case 4:
-            slice_point<4>(p, d1, off, sw, scale, values, cp, c0, out, add);
+            slice_row<4>(o, ws, d1, scale, values, cp, c0, dst, add);
             break;
         case 5:
-            slice_point<5>(p, d1, off, sw, scale, values, cp, c0, out, add);
+            slice_row<5>(o, ws, d1, scale, values, cp, c0, dst, add);
             break;
         default:
             break;
@@ -307,8 +323,6 @@ void Lattice::build(const float* features, int64_t n, int d, int threads) {
     point_keys_.resize((size_t)(n * d1 * 2));
     offset_.resize((size_t)(n * d1));
     bary_.resize((size_t)(n * d1));
-    csr_pixel_.resize((size_t)(n * d1));
-    csr_weight_.resize((size_t)(n * d1));
     keys_.clear();
     {
         // A table of about 2n slots to start with: enough for smooth kernels, grown when needed.
@@ -398,8 +412,6 @@ void Lattice::build(const float* features, int64_t n, int d, int threads) {
                     }
                     m_ = (int64_t)(keys_.size() / 2);
                     neighbours_.resize((size_t)(d1 * m_ * 2));
-                    csr_start_.assign((size_t)(m_ + 1), 0);
-                    csr_fill_.resize((size_t)m_);
                 } catch (const std::exception& ex) {
                     failed = true;
                     failure = ex.what();
@@ -412,28 +424,6 @@ void Lattice::build(const float* features, int64_t n, int d, int threads) {
 
         if (!overflow.load() && !failed) {
             const int64_t m = m_;
-#pragma omp single nowait
-            {
-                const int32_t* off = offset_.data();
-                int32_t* start = csr_start_.data();
-                const int64_t pairs = n * d1;
-                for (int64_t e = 0; e < pairs; ++e) start[off[e] + 1]++;
-                for (int64_t v = 0; v < m; ++v) start[v + 1] += start[v];
-                int32_t* fill = csr_fill_.data();
-                std::memcpy(fill, start, sizeof(int32_t) * (size_t)m);
-                int32_t* pix = csr_pixel_.data();
-                float* w = csr_weight_.data();
-                const float* b = bary_.data();
-                for (int64_t p = 0; p < n; ++p) {
-                    for (int j = 0; j < d1; ++j) {
-                        const int64_t e = p * d1 + j;
-                        const int32_t pos = fill[off[e]]++;
-                        pix[pos] = (int32_t)p;
-                        w[pos] = b[e];
-                    }
-                }
-            }
-
 #pragma omp for schedule(dynamic, 2048)
             for (int64_t v = 0; v < m; ++v) {
                 const uint64_t k0 = keys_[2 * v], k1 = keys_[2 * v + 1];
@@ -472,23 +462,103 @@ void Lattice::build(const float* features, int64_t n, int d, int threads) {
     }
 }
 
-void Lattice::reserve_values(int cp) {
-    const size_t need = (size_t)((m_ + 1) * std::max(cp, 1));
+void Lattice::reserve_values(int cp, int threads) {
+    cp = std::max(cp, 1);
+    const size_t need = (size_t)((m_ + 1) * cp);
     if (values_a_.size() < need) values_a_.resize(need);
     if (values_b_.size() < need) values_b_.resize(need);
+    const size_t extra = (size_t)std::max(0, threads - 1);
+    if (partial_.size() < extra) partial_.resize(extra);
+    for (size_t t = 0; t < extra; ++t)
+        if (partial_[t].size() < need) partial_[t].resize(need);
     // Vertex m stands for every missing neighbour and must read as zero.
     std::fill(values_a_.begin() + m_ * cp, values_a_.begin() + (m_ + 1) * cp, 0.0f);
     std::fill(values_b_.begin() + m_ * cp, values_b_.begin() + (m_ + 1) * cp, 0.0f);
 }
 
-void Lattice::splat_team(const float* in, int cp, const float* splat_weight) {
-    const int32_t* start = csr_start_.data();
-    const int32_t* pix = csr_pixel_.data();
-    const float* w = splat_weight != nullptr ? splat_weight : csr_weight_.data();
+int Lattice::splat_workers() const { return std::min(team_size(), (int)partial_.size() + 1); }
+
+float* Lattice::splat_buffer(int worker) {
+    return worker == 0 ? values_a_.data() : partial_[(size_t)(worker - 1)].data();
+}
+
+void Lattice::reduce_partials_team(int workers, int cp) {
+    if (workers <= 1) return;
     float* values = values_a_.data();
     const int64_t m = m_;
 #pragma omp for schedule(static)
-    for (int64_t v = 0; v < m; ++v) splat_vertex_any(v, start, pix, w, in, cp, values);
+    for (int64_t v = 0; v < m; ++v) {
+        float* dst = values + v * cp;
+        for (int t = 1; t < workers; ++t) {
+            const float* src = partial_[(size_t)(t - 1)].data() + v * cp;
+            for (int k = 0; k < cp; ++k) dst[k] += src[k];
+        }
+    }
+}
+
+void Lattice::splat_part(const float* in, int cp, const float* splat_weight, int worker, int workers) {
+    // Scatter: each worker reads its share of the points once, in order, and accumulates into its own
+    // copy of the (cache-resident) vertex values; the copies are summed afterwards. A gather would
+    // read every point d+1 times in random order.
+    const float* w = splat_weight != nullptr ? splat_weight : bary_.data();
+    const int64_t n = n_, m = m_;
+    const int d1 = d_ + 1;
+    float* values = splat_buffer(worker);
+    std::fill(values, values + m * cp, 0.0f);
+    const int32_t* off = offset_.data();
+    const int64_t p0 = n * worker / workers, p1 = n * (worker + 1) / workers;
+    for (int64_t p = p0; p < p1; ++p) scatter_point_any(p, d1, off, w, in, cp, values);
+}
+
+void Lattice::reduce_range(int workers, int cp, int64_t v0, int64_t v1) {
+    float* values = values_a_.data();
+    for (int64_t v = v0; v < v1; ++v) {
+        float* dst = values + v * cp;
+        for (int t = 1; t < workers; ++t) {
+            const float* src = partial_[(size_t)(t - 1)].data() + v * cp;
+            for (int k = 0; k < cp; ++k) dst[k] += src[k];
+        }
+    }
+}
+
+void Lattice::blur_pass_range(int j, int cp, int64_t v0, int64_t v1) {
+    const float* src = (j % 2 == 0) ? values_a_.data() : values_b_.data();
+    float* dst = (j % 2 == 0) ? values_b_.data() : values_a_.data();
+    const int32_t* nb = neighbours_.data() + (int64_t)j * m_ * 2;
+    const __m128 half = _mm_set1_ps(0.5f);
+    for (int64_t v = v0; v < v1; ++v) {
+        const float* o = src + v * cp;
+        const float* a = src + (int64_t)nb[2 * v] * cp;
+        const float* b = src + (int64_t)nb[2 * v + 1] * cp;
+        float* t = dst + v * cp;
+        for (int k = 0; k < cp; k += 4) {
+            const __m128 s = _mm_add_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k));
+            _mm_storeu_ps(t + k, _mm_add_ps(_mm_loadu_ps(o + k), _mm_mul_ps(half, s)));
+        }
+    }
+}
+
+const float* Lattice::blurred() const { return ((d_ + 1) % 2 == 0) ? values_a_.data() : values_b_.data(); }
+
+void Lattice::slice_block(int64_t p0, int64_t p1, int cp, const float* slice_weight, const float* add,
+                          float* dst) const {
+    const int d1 = d_ + 1;
+    const __m128 one = _mm_set1_ps(1.0f);
+    const float* values = blurred();
+    const int32_t* off = offset_.data();
+    for (int64_t p = p0; p < p1; ++p) {
+        const int64_t r = (p - p0) * cp;
+        slice_row_any(off + p * d1, slice_weight + p * d1, d1, one, values, cp, dst + r,
+                      add != nullptr ? add + r : nullptr);
+    }
+}
+
+void Lattice::splat_team(const float* in, int cp, const float* splat_weight) {
+    const int workers = splat_workers();
+    const int me = team_index();
+    if (me < workers) splat_part(in, cp, splat_weight, me, workers);
+#pragma omp barrier
+    reduce_partials_team(workers, cp);
 }
 
 void Lattice::blur_team(int cp) {
@@ -523,7 +593,9 @@ void Lattice::slice_team(float* out, int cp, const float* slice_weight, bool acc
     const int64_t n = n_;
     const float* add = accumulate ? out : base;
 #pragma omp for schedule(static)
-    for (int64_t p = 0; p < n; ++p) slice_point_any(p, d1, off, sw, scale, values, cp, out, add);
+    for (int64_t p = 0; p < n; ++p)
+        slice_row_any(off + p * d1, sw + p * d1, d1, scale, values, cp, out + p * cp,
+                      add != nullptr ? add + p * cp : nullptr);
 }
 
 void Lattice::filter_interleaved_team(const float* in, int cp, float* out) {
@@ -535,20 +607,26 @@ void Lattice::filter_interleaved_team(const float* in, int cp, float* out) {
 void Lattice::filter_ones_team(float* out) {
     float* a = values_a_.data();
     float* b = values_b_.data();
-    const int64_t m = m_;
-    const int32_t* start = csr_start_.data();
-    const float* w = csr_weight_.data();
+    const int64_t m = m_, n = n_;
+    const int d1 = d_ + 1;
+    const int32_t* off = offset_.data();
+    const float* bw = bary_.data();
+    const int workers = splat_workers();
+    const int me = team_index();
+    if (me < workers) {
+        float* values = splat_buffer(me);
+        std::fill(values, values + m, 0.0f);
+        const int64_t p0 = n * me / workers, p1 = n * (me + 1) / workers;
+        for (int64_t p = p0; p < p1; ++p)
+            for (int j = 0; j < d1; ++j) values[off[p * d1 + j]] += bw[p * d1 + j];
+    }
+#pragma omp barrier
 #pragma omp single
     {
         a[m] = 0.0f;
         b[m] = 0.0f;
     }
-#pragma omp for schedule(static)
-    for (int64_t v = 0; v < m; ++v) {
-        float s = 0.0f;
-        for (int32_t e = start[v]; e < start[v + 1]; ++e) s += w[e];
-        a[v] = s;
-    }
+    reduce_partials_team(workers, 1);
     float* src = a;
     float* dst = b;
     for (int j = 0; j <= d_; ++j) {
@@ -557,11 +635,7 @@ void Lattice::filter_ones_team(float* out) {
         for (int64_t v = 0; v < m; ++v) dst[v] = src[v] + 0.5f * (src[nb[2 * v]] + src[nb[2 * v + 1]]);
         std::swap(src, dst);
     }
-    const int32_t* off = offset_.data();
-    const float* bw = bary_.data();
-    const int d1 = d_ + 1;
     const float alpha = alpha_;
-    const int64_t n = n_;
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < n; ++p) {
         float s = 0.0f;
@@ -579,7 +653,7 @@ void Lattice::filter_planar(const float* in, int channels, float* out, int threa
     const int64_t n = n_;
     if (in_scratch_.size() < (size_t)(n * cp)) in_scratch_.resize((size_t)(n * cp));
     if (out_scratch_.size() < (size_t)(n * cp)) out_scratch_.resize((size_t)(n * cp));
-    reserve_values(cp);
+    reserve_values(cp, threads);
     float* inter = in_scratch_.data();
     float* res = out_scratch_.data();
 #pragma omp parallel num_threads(threads)

@@ -38,26 +38,32 @@ public:
     // The constant densecrf multiplies every slice with.
     float alpha() const { return alpha_; }
 
-    // Barycentric weight of vertex slot j of point p is bary()[p * (d+1) + j].
+    // Barycentric weight of vertex slot j of point p is bary()[p * (d+1) + j]; callers may fold a
+    // per-point scale into their own copy of these weights (the CRF's normalisation).
     const float* bary() const { return bary_.data(); }
-    // Splat as a gather: vertex v receives the points csr_pixel()[e] with weights csr_weight()[e]
-    // for e in [csr_start()[v], csr_start()[v+1]). Exposed so that callers can fold a per-point
-    // scale into the weights once (the CRF's normalisation).
-    const int32_t* csr_start() const { return csr_start_.data(); }
-    const int32_t* csr_pixel() const { return csr_pixel_.data(); }
-    const float* csr_weight() const { return csr_weight_.data(); }
-    int64_t csr_size() const { return (int64_t)csr_pixel_.size(); }
 
-    // Serial: makes the vertex value buffers large enough for cp (multiple of 4) channels.
-    void reserve_values(int cp);
+    // Serial: makes the vertex value buffers large enough for cp channels (a multiple of 4, or 1) and
+    // for teams of up to `threads` threads (each splats into its own copy of the vertex values).
+    void reserve_values(int cp, int threads);
 
-    // in: n x cp interleaved. splat_weight: per CSR entry (null: the barycentric weights).
+    // in: n x cp interleaved. splat_weight: per point and vertex slot, like bary() (null: bary()).
     void splat_team(const float* in, int cp, const float* splat_weight);
     void blur_team(int cp);
     // out[p*cp + k] = sum_j slice_weight[p*(d+1)+j] * vertex value, plus out's previous value when
     // accumulating, or plus base (n x cp) when base is given. slice_weight null means alpha *
     // barycentric weight (the plain filter).
     void slice_team(float* out, int cp, const float* slice_weight, bool accumulate, const float* base = nullptr);
+
+    // Pieces of a filter, for callers that run several lattices in one team with fewer barriers (the
+    // CRF). Splat workers: splat_workers() of the current team, worker w splats into its own buffer;
+    // reduce_range sums the workers' buffers into the first; blur pass j (0..d) reads the buffer its
+    // parity says; slice_block reads the result of all d+1 passes.
+    int splat_workers() const;
+    void splat_part(const float* in, int cp, const float* splat_weight, int worker, int workers);
+    void reduce_range(int workers, int cp, int64_t v0, int64_t v1);
+    void blur_pass_range(int j, int cp, int64_t v0, int64_t v1);
+    // Rows p0..p1-1 into dst (row-major, stride cp), each plus the matching row of add when given.
+    void slice_block(int64_t p0, int64_t p1, int cp, const float* slice_weight, const float* add, float* dst) const;
 
     // Plain filter of n x cp interleaved values (cp multiple of 4).
     void filter_interleaved_team(const float* in, int cp, float* out);
@@ -82,14 +88,11 @@ private:
     std::vector<int32_t> table_;  // open addressing, -1 = empty
     int table_bits_ = 0;
     std::vector<int32_t> neighbours_;  // (d+1) x m x 2, value m = the always-zero vertex
-    std::vector<int32_t> csr_start_;
-    std::vector<int32_t> csr_pixel_;
-    std::vector<float> csr_weight_;
-    std::vector<int32_t> csr_fill_;
     // vertex values, (m+1) x cp each; vertex m stays zero (stands for missing neighbours)
     std::vector<float> values_a_;
     std::vector<float> values_b_;
-    float* blurred_ = nullptr;
+    // splat copies of threads 1.. of a team (thread 0 splats into values_a_)
+    std::vector<std::vector<float>> partial_;
     // planar wrapper scratch
     std::vector<float> in_scratch_;
     std::vector<float> out_scratch_;
@@ -97,6 +100,9 @@ private:
     int32_t insert(uint64_t k0, uint64_t k1);
     int32_t find(uint64_t k0, uint64_t k1) const;
     void rehash(int bits);
+    float* splat_buffer(int worker);
+    const float* blurred() const;
+    void reduce_partials_team(int workers, int cp);
 };
 
 // Bilateral features (x/sxy, y/sxy, r/srgb, g/srgb, b/srgb) of an 8-bit RGB image (h x w x 3), in the

@@ -127,9 +127,9 @@ WSSS_EXPORT int32_t wsss_crf_inference(wsss_crf* crf, const uint8_t* rgb_hwc, in
         check_out(q_out);
         c.crf.set_image(rgb_hwc, height, width, *params, threads);
         c.crf.begin_unary(labels);
-        c.crf.fill_unary_from_probs(probs);
+        c.crf.fill_unary_from_probs(probs, threads);
         c.crf.run(params->iterations, threads);
-        c.crf.copy_q_planar(q_out);
+        c.crf.copy_q_planar(q_out, threads);
     });
 }
 
