@@ -9,37 +9,8 @@ namespace Wsss.Tests.Seeds;
 /// <summary>Locates the CRF fixtures (shared data beside the repository) and reads .npy files.</summary>
 internal static partial class SeedFixtures
 {
-    /// <summary>
-    /// The fixture folder, or the test is marked inconclusive. The shared data lives in ../shared/data
-    /// beside the repository; a git worktree nested one level deeper finds it one more level up.
-    /// </summary>
-    public static string CrfDir()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Wsss.MLNet.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        if (dir is null)
-        {
-            Assert.Inconclusive("Wsss.MLNet.sln not found above the test binaries, so the shared data cannot be located.");
-        }
-
-        var tried = new List<string>();
-        for (DirectoryInfo? up = dir!.Parent; up is not null && tried.Count < 2; up = up.Parent)
-        {
-            string candidate = Path.Combine(up.FullName, "shared", "data", "fixtures", "crf");
-            tried.Add(candidate);
-            if (File.Exists(Path.Combine(candidate, "crf_Q_K3_321x321_f32.npy")))
-            {
-                return candidate;
-            }
-        }
-
-        Assert.Inconclusive($"CRF fixtures not available (looked in {string.Join(", ", tried)}).");
-        return string.Empty;
-    }
+    /// <summary>The CRF fixture folder in the shared data, or the test is marked inconclusive.</summary>
+    public static string CrfDir() => TestData.RequireShared("fixtures", "crf");
 
     public static (float[] Data, int[] Shape) ReadFloat32(string path)
     {
