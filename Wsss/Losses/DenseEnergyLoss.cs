@@ -23,7 +23,10 @@ namespace Wsss.Losses;
 ///            c = LatticeScaleCompensation
 /// L        = -(weight / N) sum_{n,k,i} Gate(i) S_k(i) (W S_k)(i)        (N = batch size)
 /// </code>
-/// <para>Gradient (W is symmetric: the lattice's splat and slice are transposes and its blur is symmetric).
+/// <para>Gradient. Both modes assume a symmetric W. The exact Gaussian is; the lattice only nearly: its
+/// splat and slice are transposes and each blur pass is symmetric, but the passes run in one fixed order
+/// (measured on a tiny noisy 6x5 image: |M - M^T| / |M| = 0.08, giving a 6 % error of the Exact gradient
+/// against the lattice-defined loss, versus 44 % for the Reference gradient).
 /// <see cref="EnergyGradient.Reference"/>: <c>dL/dS = -2 (weight / N) Gate (W S)</c>, the gate taken as
 /// constant, realised by the surrogate <c>sum S * sg(-2 (weight/N) Gate W S)</c> (sg = stop-gradient).
 /// <see cref="EnergyGradient.Exact"/>: with <c>E = sum Gate S (W S)</c>,

@@ -1,0 +1,153 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Wsss.Losses;
+using Wsss.Torch;
+using T = Wsss.Torch.Torch;
+
+namespace Wsss.Tests.Losses;
+
+[TestClass]
+public sealed class SeededCrossEntropyTests
+{
+    private static double LogSumExp(double[] z) => Math.Log(z.Sum(Math.Exp));
+
+    /// <summary>Logits (2, 3, 2, 2) at the label size, labels mixing background, two classes and 255.</summary>
+    [TestMethod]
+    public void BalancedTerms_MatchHandComputation_AndTheGradient()
+    {
+        var rng = new Random(7);
+        double[] logits = Enumerable.Range(0, 2 * 3 * 4).Select(_ => (rng.NextDouble() * 4) - 2).ToArray();
+        long[] labels = [0, 255, 2, 0, /* image 2 */ 1, 0, 255, 2];
+        double Pixel(int n, int i, long c)
+        {
+            double[] z = Enumerable.Range(0, 3).Select(k => logits[(((n * 3) + k) * 4) + i]).ToArray();
+            return LogSumExp(z) - z[c];
+        }
+
+        // background: (0,0), (0,3), (1,1); foreground: (0,2) class 2, (1,0) class 1, (1,3) class 2.
+        double bg = (Pixel(0, 0, 0) + Pixel(0, 3, 0) + Pixel(1, 1, 0)) / 3;
+        double fg = (Pixel(0, 2, 2) + Pixel(1, 0, 1) + Pixel(1, 3, 2)) / 3;
+
+        using var scope = T.NewDisposeScope();
+        Tensor x = T.FromArray<double>(logits, [2, 3, 2, 2]);
+        x.RequiresGrad = true;
+        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, T.FromArray<long>(labels, [2, 2, 2]));
+        Assert.AreEqual(bg, r.Background.Item(), 1e-12);
+        Assert.AreEqual(fg, r.Foreground.Item(), 1e-12);
+        Assert.AreEqual(bg + fg, r.Total.Item(), 1e-12);
+
+        // d/dz = (softmax - onehot) / |group| on labelled pixels, 0 on 255.
+        r.Total.Backward();
+        double[] grad = x.Grad!.ToArray<double>();
+        for (int n = 0; n < 2; n++)
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                long label = labels[(n * 4) + i];
+                double[] z = Enumerable.Range(0, 3).Select(k => logits[(((n * 3) + k) * 4) + i]).ToArray();
+                double lse = LogSumExp(z);
+                for (int k = 0; k < 3; k++)
+                {
+                    double expected = label == 255 ? 0 : (Math.Exp(z[k] - lse) - (k == label ? 1 : 0)) / 3;
+                    Assert.AreEqual(expected, grad[(((n * 3) + k) * 4) + i], 1e-12, $"n {n} pixel {i} class {k}");
+                }
+            }
+        }
+    }
+
+    /// <summary>Logits constant in space upsample to the same constant, so each pixel's loss is known.</summary>
+    [TestMethod]
+    public void LogitsAreUpsampledBilinearlyToTheLabels()
+    {
+        double[] z = [0.3, -1.2, 2.0];
+        using var scope = T.NewDisposeScope();
+        Tensor x = T.FromArray<double>(z, [1, 3, 1, 1]);
+        long[] labels = [0, 2, 255, 1, 0, 2];
+        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, T.FromArray<long>(labels, [1, 3, 2]));
+        double lse = LogSumExp(z);
+        long[] seen = labels;
+        double[] bgPixels = seen.Where(l => l == 0).Select(_ => lse - z[0]).ToArray();
+        double[] fgPixels = seen.Where(l => l is > 0 and < 255).Select(l => lse - z[l]).ToArray();
+        Assert.AreEqual(bgPixels.Average(), r.Background.Item(), 1e-12);
+        Assert.AreEqual(fgPixels.Average(), r.Foreground.Item(), 1e-12);
+
+        // A real resize: 2x2 logits to 4x4 labels gives a (1, 3, 4, 4) problem whose all-background
+        // loss equals the mean over the bilinearly resized logits.
+        Tensor small = T.FromArray<double>(new double[] { 0, 1, 2, 3, 1, 0, -1, 0, 2, 2, 0, 0 }, [1, 3, 2, 2]);
+        using SeededCrossEntropyResult all = SeededCrossEntropy.Compute(small, T.Zeros([1, 4, 4], DType.Int64));
+        Tensor up = Functional.Interpolate(small, 4, 4, InterpolationMode.Bilinear, alignCorners: false);
+        double expected = Functional.CrossEntropy(up, T.Zeros([1, 4, 4], DType.Int64)).Item();
+        Assert.AreEqual(expected, all.Total.Item(), 1e-12);
+        Assert.AreEqual(0.0, all.Foreground.Item());
+    }
+
+    [TestMethod]
+    public void AllUnlabelled_GivesZero_AndAZeroFiniteGradient()
+    {
+        using var scope = T.NewDisposeScope();
+        Tensor x = T.Randn([2, 4, 3, 3]);
+        x.RequiresGrad = true;
+        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, T.Full([2, 6, 6], 255, DType.Int64));
+        Assert.AreEqual(0.0, r.Total.Item());
+        Assert.AreEqual(0.0, r.Background.Item());
+        Assert.AreEqual(0.0, r.Foreground.Item());
+        r.Total.Backward();
+        float[] g = x.Grad!.ToArray<float>();
+        Assert.IsTrue(g.All(v => v == 0f), "every gradient entry is exactly 0");
+    }
+
+    [TestMethod]
+    public void AnEmptyGroup_IsSkipped()
+    {
+        using var scope = T.NewDisposeScope();
+        Tensor x = T.Randn([1, 3, 2, 2]);
+        x.RequiresGrad = true;
+        // No background pixel: the total is the foreground mean alone, finite.
+        Tensor labels = T.FromArray<long>(new long[] { 1, 2, 255, 1 }, [1, 2, 2]);
+        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, labels);
+        Assert.AreEqual(0.0, r.Background.Item());
+        double fg = Functional.CrossEntropy(x, labels, ignoreIndex: 255).Item();
+        Assert.AreEqual(fg, r.Foreground.Item(), 1e-6);
+        Assert.AreEqual(fg, r.Total.Item(), 1e-6);
+        r.Total.Backward();
+        Assert.IsTrue(x.Grad!.ToArray<float>().All(float.IsFinite));
+
+        // No foreground pixel.
+        Tensor bgOnly = T.FromArray<long>(new long[] { 0, 255, 0, 0 }, [1, 2, 2]);
+        using SeededCrossEntropyResult r2 = SeededCrossEntropy.Compute(x, bgOnly);
+        Assert.AreEqual(0.0, r2.Foreground.Item());
+        Assert.AreEqual(Functional.CrossEntropy(x, bgOnly, ignoreIndex: 255).Item(), r2.Total.Item(), 1e-6);
+    }
+
+    [TestMethod]
+    public void WrongShapesOrDtype_Throw()
+    {
+        using var scope = T.NewDisposeScope();
+        Tensor x = T.Zeros([1, 3, 2, 2]);
+        Assert.ThrowsExactly<ArgumentException>(() => SeededCrossEntropy.Compute(x, T.Zeros([1, 2, 2])));
+        Assert.ThrowsExactly<ArgumentException>(() => SeededCrossEntropy.Compute(x, T.Zeros([2, 2, 2], DType.Int64)));
+        Assert.ThrowsExactly<ArgumentException>(() => SeededCrossEntropy.Compute(T.Zeros([3, 2, 2]), T.Zeros([1, 2, 2], DType.Int64)));
+    }
+}
+
+[TestClass]
+public sealed class ClassificationLossTests
+{
+    [TestMethod]
+    public void MatchesTheSoftMarginFormula()
+    {
+        double[] x = [0.5, -1.0, 2.0, 0.0, -0.3, 1.2];
+        float[] y = [1, 0, 1, 0, 0, 1];
+        double expected = 0;
+        for (int i = 0; i < 6; i++)
+        {
+            double logSig = -Math.Log(1 + Math.Exp(-x[i])), logSigNeg = -Math.Log(1 + Math.Exp(x[i]));
+            expected -= (y[i] * logSig) + ((1 - y[i]) * logSigNeg);
+        }
+
+        expected /= 6; // mean over classes, then over the batch of 2
+        using var scope = T.NewDisposeScope();
+        Tensor loss = ClassificationLoss.Compute(T.FromArray<double>(x, [2, 3]), T.FromArray<float>(y, [2, 3]));
+        Assert.AreEqual(expected, loss.Item(), 1e-12);
+        Assert.ThrowsExactly<ArgumentException>(() => ClassificationLoss.Compute(T.Zeros([2, 3]), T.Zeros([2, 4])));
+    }
+}
