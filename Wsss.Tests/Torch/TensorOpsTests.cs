@@ -151,6 +151,13 @@ public sealed class TensorOpsTests
         Assert.AreEqual(DType.Float64, a.DType, "CopyFrom converts into the destination's dtype");
         a.Fill(-1);
         Close([-1, -1, -1], a);
+
+        // integer tensors take integral scalars in place (BatchNorm's num_batches_tracked += 1)
+        var count = Zeros([], DType.Int64);
+        count.AddInPlace(1).AddInPlace(2).MulInPlace(5);
+        Assert.AreEqual(DType.Int64, count.DType);
+        CollectionAssert.AreEqual(new long[] { 15 }, count.Reshape(1).ToArray<long>());
+        Assert.ThrowsExactly<WsssNativeException>(() => count.AddInPlace(0.5), "a fractional scalar cannot go into an integer tensor");
         a.Zero();
         Close([0, 0, 0], a);
     }

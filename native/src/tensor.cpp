@@ -272,10 +272,18 @@ WSSS_EXPORT int32_t wsss_binary_scalar(int32_t op, const wsss_tensor* a, double 
     });
 }
 
-WSSS_EXPORT int32_t wsss_inplace(int32_t op, wsss_tensor* a, const wsss_tensor* b, double scalar) {
+WSSS_EXPORT int32_t wsss_inplace(int32_t op, wsss_tensor* a, const wsss_tensor* b, double scalar_value) {
     return wsss::guarded([&] {
         if (a == nullptr) throw std::invalid_argument("a required tensor argument is null");
         at::Tensor& x = *a;
+        // A double Scalar makes in-place ops on integer tensors fail ("result type Float can't be cast to the
+        // desired output type Long", e.g. BatchNorm's num_batches_tracked += 1): pass integral values as
+        // integers, as wsss_binary_scalar does.
+        const at::Scalar scalar =
+            at::isIntegralType(x.scalar_type(), /*includeBool=*/true) &&
+                    scalar_value == static_cast<double>(static_cast<int64_t>(scalar_value))
+                ? at::Scalar(static_cast<int64_t>(scalar_value))
+                : at::Scalar(scalar_value);
         switch (op) {
             case 0: b ? x.add_(*b) : x.add_(scalar); break;
             case 1: b ? x.sub_(*b) : x.sub_(scalar); break;
