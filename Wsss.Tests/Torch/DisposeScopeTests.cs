@@ -109,6 +109,10 @@ public sealed class DisposeScopeTests
         var u = Ones([1]);
         inner.Dispose();
         Assert.IsTrue(u.IsDisposed);
+        var v = Ones([1]);
+        outer.Dispose();
+        Assert.IsTrue(v.IsDisposed, "the outer scope still closes after the failed attempt");
+        Assert.IsNull(DisposeScope.Current, "no scope is left open on this thread");
     }
 
     [TestMethod]

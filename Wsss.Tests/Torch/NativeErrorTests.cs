@@ -70,7 +70,7 @@ public sealed class NativeErrorTests
         Parallel.For(0, 8, i =>
         {
             using var scope = NewDisposeScope();
-            for (int k = 0; k < 20; k++)
+            for (int k = 0; k < 5; k++)
             {
                 try
                 {

@@ -161,4 +161,22 @@ public sealed class TensorOpsTests
         a.Zero();
         Close([0, 0, 0], a);
     }
+
+    [TestMethod]
+    public void RandomNumbersRepeatAfterSeedOrStateRestore()
+    {
+        using var scope = NewDisposeScope();
+        ManualSeed(42);
+        var a = Rand([5], DType.Float64).ToArray<double>();
+        ManualSeed(42);
+        CollectionAssert.AreEqual(a, Rand([5], DType.Float64).ToArray<double>());
+        Assert.IsTrue(a.All(v => v is >= 0 and < 1));
+        var state = GetRngState();
+        Assert.AreEqual(DType.UInt8, state.DType);
+        var b = Randn([5], DType.Float64).ToArray<double>();
+        CollectionAssert.AreNotEqual(b, Randn([5], DType.Float64).ToArray<double>());
+        SetRngState(state);
+        CollectionAssert.AreEqual(b, Randn([5], DType.Float64).ToArray<double>());
+        CollectionAssert.AreEqual(new long[] { 2, 4, 6 }, Arange(2, 7, 2).ToArray<long>());
+    }
 }
