@@ -35,6 +35,9 @@ internal static class EngineBenchmark
 
         int originalThreads = TorchApi.Threads;
         Console.WriteLine($"bench engine: {Environment.ProcessorCount} logical cores, libtorch threads at start {originalThreads}, rounds {rounds}");
+#if DEBUG
+        Console.WriteLine("warning: Debug build: the per-op figures include unoptimised managed code; run the Release build (dotnet run -c Release).");
+#endif
 
         string? cppBench = FindCppBench();
         if (cppBench is null)
