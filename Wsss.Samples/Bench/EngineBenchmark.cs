@@ -49,6 +49,7 @@ internal static class EngineBenchmark
         // C# and C++ rounds alternate so that load from other processes hits both alike
         var conv = new Dictionary<int, (List<double> Cs, List<double> Cpp)>();
         var cppAdd = new List<double>();
+        using var perOp = new PerOpBench();
         foreach (int threads in skipConv ? [1] : new[] { 1, 2 })
         {
             TorchApi.Threads = threads;
@@ -66,13 +67,17 @@ internal static class EngineBenchmark
                         cppAdd.Add(c.AddNs);
                     }
                 }
+
+                if (threads == 1)
+                {
+                    perOp.Round();
+                }
             }
 
             conv[threads] = (cs, cpp);
         }
 
-        TorchApi.Threads = 1;
-        PerOpOverhead(rounds, cppAdd.Count > 0 ? MedianOf(cppAdd) : null);
+        perOp.Print(rounds, cppAdd.Count > 0 ? MedianOf(cppAdd) : null);
         Console.WriteLine();
         Console.WriteLine($"conv2d 8x64x56x56, 64->64, 3x3, padding 1 (forward, no grad; median of {rounds} rounds x {convIterations} calls)");
         Console.WriteLine($"  {"threads",7} {"C# ms",9} {"C# GFLOP/s",11} {"C++ ms",9} {"C++ GFLOP/s",12} {"C#/C++ time",12}");
@@ -101,13 +106,52 @@ internal static class EngineBenchmark
         return 0;
     }
 
-    private static void PerOpOverhead(int rounds, double? cppAddNs)
+    /// <summary>
+    /// The per-op measurements, one round at a time so that they can alternate with the C++ program's runs
+    /// (the machine's load changes from minute to minute; alternating exposes both sides to the same load).
+    /// </summary>
+    private sealed class PerOpBench : IDisposable
     {
-        using var a = TorchApi.Ones([1]);
-        using var b = TorchApi.Ones([1]);
-        using var noGrad = TorchApi.NoGrad();   // as in the C++ program
+        private readonly Tensor a = TorchApi.Ones([1]);
+        private readonly Tensor b = TorchApi.Ones([1]);
+        private readonly List<double>[] results = [new(), new(), new(), new()];
 
-        double emptyCall = Median(rounds, () =>
+        public PerOpBench() => Round(record: false);   // warm-up: JIT, allocator
+
+        public void Round(bool record = true)
+        {
+            using var noGrad = TorchApi.NoGrad();   // as in the C++ program
+            double[] r = [EmptyCall(), Raw(), Disposed(), Scoped()];
+            if (record)
+            {
+                for (int i = 0; i < r.Length; i++) results[i].Add(r[i]);
+            }
+        }
+
+        public void Print(int rounds, double? cppAddNs)
+        {
+            double emptyCall = MedianOf(results[0]), raw = MedianOf(results[1]), disposed = MedianOf(results[2]), scoped = MedianOf(results[3]);
+            Console.WriteLine($"per-op cost, 1-element add (median of {rounds} rounds x {OpsPerRound} ops, no grad, 1 thread)");
+            Console.WriteLine($"  Torch.IsGradEnabled (near-empty native call)    {emptyCall,8:F0} ns/call");
+            Console.WriteLine($"  a + b, raw P/Invoke + free (no Tensor object)   {raw,8:F0} ns/op");
+            Console.WriteLine($"  a + b, result disposed with using               {disposed,8:F0} ns/op");
+            Console.WriteLine($"  a + b, collected by a dispose scope (100/scope) {scoped,8:F0} ns/op");
+            if (cppAddNs is { } cpp)
+            {
+                Console.WriteLine($"  a + b in C++ on libtorch (wsss_conv_bench)      {cpp,8:F0} ns/op");
+                Console.WriteLine($"  binding overhead (C# - C++): using {disposed - cpp:F0} ns/op, scope {scoped - cpp:F0} ns/op (target < 2000)");
+            }
+
+            Console.WriteLine($"  managed wrapper over raw P/Invoke (Tensor + SafeHandle): using {disposed - raw:F0} ns/op, scope {scoped - raw:F0} ns/op");
+        }
+
+        public void Dispose()
+        {
+            a.Dispose();
+            b.Dispose();
+        }
+
+        private static double EmptyCall()
         {
             bool any = false;
             long t0 = Stopwatch.GetTimestamp();
@@ -118,11 +162,11 @@ internal static class EngineBenchmark
 
             GC.KeepAlive(any);
             return NsPerOp(t0);
-        });
+        }
 
         // the same add through the raw P/Invoke, no Tensor object: splits the overhead into the C ABI
-        // part (handle, guard, status) and the managed wrapper part (Tensor + SafeHandle + scope check)
-        double raw = Median(rounds, () =>
+        // part (handles, guard, status) and the managed wrapper part (Tensor + SafeHandle + scope check)
+        private double Raw()
         {
             var ha = a.Handle;
             var hb = b.Handle;
@@ -134,9 +178,9 @@ internal static class EngineBenchmark
             }
 
             return NsPerOp(t0);
-        });
+        }
 
-        double disposed = Median(rounds, () =>
+        private double Disposed()
         {
             long t0 = Stopwatch.GetTimestamp();
             for (int i = 0; i < OpsPerRound; i++)
@@ -145,10 +189,10 @@ internal static class EngineBenchmark
             }
 
             return NsPerOp(t0);
-        });
+        }
 
         // one scope per 100 ops, like a training step that creates many temporaries
-        double scoped = Median(rounds, () =>
+        private double Scoped()
         {
             long t0 = Stopwatch.GetTimestamp();
             for (int i = 0; i < OpsPerRound / 100; i++)
@@ -161,17 +205,6 @@ internal static class EngineBenchmark
             }
 
             return NsPerOp(t0);
-        });
-
-        Console.WriteLine($"per-op cost, 1-element add (median of {rounds} rounds x {OpsPerRound} ops, no grad)");
-        Console.WriteLine($"  Torch.IsGradEnabled (near-empty native call)      {emptyCall,8:F0} ns/call");
-        Console.WriteLine($"  a + b, raw P/Invoke + free (no Tensor object)   {raw,8:F0} ns/op");
-        Console.WriteLine($"  a + b, result disposed with using               {disposed,8:F0} ns/op");
-        Console.WriteLine($"  a + b, collected by a dispose scope (100/scope) {scoped,8:F0} ns/op");
-        if (cppAddNs is { } cpp)
-        {
-            Console.WriteLine($"  a + b in C++ on libtorch (wsss_conv_bench)      {cpp,8:F0} ns/op");
-            Console.WriteLine($"  binding overhead (C# - C++): using {disposed - cpp:F0} ns/op, scope {scoped - cpp:F0} ns/op (target < 2000)");
         }
     }
 
@@ -413,12 +446,6 @@ internal static class EngineBenchmark
         }
 
         return null;
-    }
-
-    private static double Median(int rounds, Func<double> measure)
-    {
-        measure();   // warm-up round (JIT, allocator pools)
-        return MedianOf(Enumerable.Range(0, rounds).Select(_ => measure()));
     }
 
     private static double MedianOf(IEnumerable<double> values)
