@@ -20,4 +20,10 @@ demo.SetAction(parse => Cli.Guard(() =>
 root.Subcommands.Add(demo);
 
 
+var benchName = new Argument<string>("name") { Description = "engine | seeds | training | quality (each takes its own options; see docs)" };
+var bench = new Command("bench", "Benchmarks that print figures (not tests); options after the name go to the benchmark.") { benchName };
+bench.TreatUnmatchedTokensAsErrors = false;
+bench.SetAction(parse => Cli.Guard(() => Cli.RunBenchmark(parse.GetValue(benchName)!, parse.UnmatchedTokens.ToArray())));
+root.Subcommands.Add(bench);
+
 return root.Parse(args).Invoke();

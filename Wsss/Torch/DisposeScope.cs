@@ -41,13 +41,16 @@ public sealed class DisposeScope : IDisposable
             return;
         }
 
-        disposed = true;
         if (!ReferenceEquals(current, this))
         {
-            // Closing out of order would leave later scopes registering into a dead one.
+            // Closing out of order would leave later scopes registering into a dead one. The scope stays open
+            // (not marked disposed) so that closing it again in the right order still works: otherwise it
+            // would remain the thread's current scope after its inner ones close, and hold every tensor
+            // created later on this thread forever.
             throw new InvalidOperationException("Dispose scopes must be disposed in reverse order of creation (innermost first).");
         }
 
+        disposed = true;
         current = Outer;
         foreach (Tensor t in tensors)
         {

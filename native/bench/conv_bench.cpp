@@ -1,6 +1,7 @@
 // The C++ side of the binding benchmark: the same conv2d as Wsss.Samples' `bench engine`
 // (batch 8, 64->64 channels, 3x3, padding 1, 56x56), timed directly against libtorch so the C#
-// figure can be compared with no binding in between. Usage: wsss_conv_bench [threads] [iterations]
+// figure can be compared with no binding in between; then the per-op cost of a 1-element add.
+// Usage: wsss_conv_bench [threads] [iterations]
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -30,5 +31,22 @@ int main(int argc, char** argv) {
     double median = ms[ms.size() / 2];
     double flops = 2.0 * 8 * 64 * 56 * 56 * 64 * 9;
     std::printf("threads=%d median_ms=%.3f gflops=%.1f\n", threads, median, flops / (median * 1e6));
+
+    // The cost of a tiny op straight on libtorch (1-element add, result allocated and freed), which the
+    // C# benchmark subtracts from its own figure for the same add to get the binding's overhead.
+    auto a = torch::ones({1});
+    auto b2 = torch::ones({1});
+    const int inner = 20000;
+    std::vector<double> ns;
+    for (int r = 0; r < 15; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < inner; ++i) {
+            auto c = a + b2;
+        }
+        auto t1 = std::chrono::steady_clock::now();
+        ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / inner);
+    }
+    std::sort(ns.begin(), ns.end());
+    std::printf("add_median_ns=%.1f\n", ns[ns.size() / 2]);
     return 0;
 }

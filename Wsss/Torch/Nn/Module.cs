@@ -167,21 +167,33 @@ public abstract class Module : IDisposable
     /// <summary>Sets evaluation mode (same as Train(false)).</summary>
     public void Eval() => Train(false);
 
-    /// <summary>Stops gradients for every parameter of this module (they keep their values).</summary>
+    /// <summary>Stops gradients for every parameter of this module and its descendants (they keep their values).</summary>
     public virtual void Freeze()
     {
-        foreach (var p in Parameters())
+        // Recurse through the children's own Freeze/Unfreeze (not over Parameters()) so that overrides
+        // apply: a frozen BatchNorm2d must stay frozen when its parent network is unfrozen.
+        foreach (var (_, p) in parameters)
         {
             p.RequiresGrad = false;
         }
+
+        foreach (var (_, child) in children)
+        {
+            child.Freeze();
+        }
     }
 
-    /// <summary>Lets every parameter of this module train again.</summary>
+    /// <summary>Lets every parameter of this module and its descendants train again (frozen BatchNorm layers stay frozen).</summary>
     public virtual void Unfreeze()
     {
-        foreach (var p in Parameters())
+        foreach (var (_, p) in parameters)
         {
             p.RequiresGrad = true;
+        }
+
+        foreach (var (_, child) in children)
+        {
+            child.Unfreeze();
         }
     }
 

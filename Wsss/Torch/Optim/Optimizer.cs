@@ -114,7 +114,8 @@ public abstract class Optimizer : IDisposable
         {
             if (key == "step")
             {
-                StepCount = value.To(DType.Int64).ToArray<long>()[0];
+                using var step = value.To(DType.Int64);
+                StepCount = step.ToArray<long>()[0];
                 continue;
             }
 
@@ -132,7 +133,10 @@ public abstract class Optimizer : IDisposable
                 throw new InvalidDataException($"Optimiser state '{key}' does not fit parameter {index} of group '{Groups[group].Name}'.");
             }
 
-            Slot(slot, parameters.Count)[index] = value.To(parameters[index].DType, parameters[index].Device).DetachFromDisposeScope();
+            // To() returns the same storage when dtype and device already match: clone, or the steps that follow
+            // would update the caller's saved state (and any other optimiser restored from it) in place.
+            using var converted = value.To(parameters[index].DType, parameters[index].Device);
+            Slot(slot, parameters.Count)[index] = converted.Clone().DetachFromDisposeScope();
         }
     }
 
