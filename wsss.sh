@@ -4,6 +4,7 @@
 #   ./wsss.sh test                   every test; last line "tests: N passed, N failed, N skipped"
 #   ./wsss.sh build                  dependencies + native library + .NET build only
 #   ./wsss.sh cli <command> [args]   any command of the command-line tool (train, predict, bench ...)
+#   ./wsss.sh pack [options]         NuGet packages into artifacts/packages (see nuget/pack.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -70,5 +71,6 @@ case "$cmd" in
   test) run_tests ;;
   quickstart) build; run_cli demo "$@" ;;
   cli) build; run_cli "$@" ;;
-  *) echo "usage: $0 {quickstart|test|build|cli <command> [args]}" >&2; exit 2 ;;
+  pack) ensure_packages; nuget/pack.sh "$@" ;;
+  *) echo "usage: $0 {quickstart|test|build|cli <command> [args]|pack}" >&2; exit 2 ;;
 esac
