@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 #include <malloc.h>
 
+#include <cmath>
 #include <vector>
 
 #include "common.h"
@@ -272,10 +273,21 @@ WSSS_EXPORT int32_t wsss_binary_scalar(int32_t op, const wsss_tensor* a, double 
     });
 }
 
-WSSS_EXPORT int32_t wsss_inplace(int32_t op, wsss_tensor* a, const wsss_tensor* b, double scalar) {
+// A double Scalar cannot update an integer tensor in place (libtorch refuses the Float -> Long cast),
+// e.g. BatchNorm's num_batches_tracked += 1; whole numbers become integer Scalars for integer tensors.
+static at::Scalar scalar_for(const at::Tensor& t, double value) {
+    if (at::isIntegralType(t.scalar_type(), /*includeBool=*/false) && value == std::floor(value) &&
+        std::abs(value) < 9.0e18) {
+        return at::Scalar(static_cast<int64_t>(value));
+    }
+    return at::Scalar(value);
+}
+
+WSSS_EXPORT int32_t wsss_inplace(int32_t op, wsss_tensor* a, const wsss_tensor* b, double value) {
     return wsss::guarded([&] {
         if (a == nullptr) throw std::invalid_argument("a required tensor argument is null");
         at::Tensor& x = *a;
+        const at::Scalar scalar = scalar_for(x, value);
         switch (op) {
             case 0: b ? x.add_(*b) : x.add_(scalar); break;
             case 1: b ? x.sub_(*b) : x.sub_(scalar); break;

@@ -1,0 +1,231 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Wsss.Model;
+using Wsss.Torch;
+using Wsss.Torch.Nn;
+using Wsss.Torch.Optim;
+using F = Wsss.Torch.Functional;
+using T = Wsss.Torch.Torch;
+
+namespace Wsss.Tests.Model;
+
+[TestClass]
+public sealed class BackboneTests
+{
+    private static long[] FeatureShape(Backbone backbone, long height, long width)
+    {
+        using var scope = T.NewDisposeScope();
+        using var noGrad = T.NoGrad();
+        backbone.Eval();
+        var features = backbone.Forward(T.Randn([1, 3, height, width]));
+        return features.Shape.ToArray();
+    }
+
+    [TestMethod]
+    public void SmallCnn_OddInput_GivesStride8Features()
+    {
+        using var net = new SmallCnn();
+        CollectionAssert.AreEqual(new long[] { 1, 128, 41, 41 }, FeatureShape(net, 321, 321));
+        CollectionAssert.AreEqual(new long[] { 1, 128, 8, 6 }, FeatureShape(net, 64, 41));
+        Assert.AreEqual(128, net.OutputChannels);
+    }
+
+    [TestMethod]
+    public void MobileNetV1_OddInput_GivesCeilOfInputOverStride()
+    {
+        using var os8 = new MobileNetV1(0.75);
+        CollectionAssert.AreEqual(new long[] { 1, 768, 41, 41 }, FeatureShape(os8, 321, 321));
+        using var os16 = new MobileNetV1(0.25, outputStride: 16);
+        CollectionAssert.AreEqual(new long[] { 1, 256, 21, 14 }, FeatureShape(os16, 321, 224));
+        using var os32 = new MobileNetV1(0.25, outputStride: 32);
+        CollectionAssert.AreEqual(new long[] { 1, 256, 11, 7 }, FeatureShape(os32, 321, 224));
+    }
+
+    [TestMethod]
+    public void MobileNetV1_LayerNamesAndShapesMirrorKeras()
+    {
+        using var net = new MobileNetV1(0.75, classes: 1000);
+        var state = net.StateDict();
+        CollectionAssert.AreEqual(new long[] { 24, 3, 3, 3 }, state["conv1.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 24, 1, 3, 3 }, state["conv_dw_1.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 48, 24, 1, 1 }, state["conv_pw_1.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 768 }, state["conv_pw_13_bn.running_var"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 1000, 768, 1, 1 }, state["conv_preds.weight"].Shape.ToArray());
+        Assert.IsTrue(state.ContainsKey("conv_preds.bias"));
+        Assert.IsFalse(state.ContainsKey("conv_dw_1.bias"), "Keras MobileNet convolutions have no bias");
+        // 1 stem + 13 x (depthwise + pointwise) convolutions, each followed by a BatchNorm.
+        Assert.AreEqual(27, net.NamedModules().Count(m => m.Value is BatchNorm2d));
+    }
+
+    [TestMethod]
+    public void TfSamePadding_PutsTheOddPixelAtTheEnd()
+    {
+        Assert.AreEqual((0L, 1L), TfSameConv2d.SamePadding(224, 3, 2, 1));
+        Assert.AreEqual((1L, 1L), TfSameConv2d.SamePadding(225, 3, 2, 1));
+        Assert.AreEqual((2L, 2L), TfSameConv2d.SamePadding(41, 3, 1, 2));
+        Assert.AreEqual((0L, 0L), TfSameConv2d.SamePadding(41, 1, 1, 1));
+
+        // A 3x3 all-ones kernel at stride 2 on a 4x4 input: TensorFlow's windows start at row/column 0
+        // and 2 (the padding goes after), so each output is a sum over input rows/columns {0,1,2} or {2,3}.
+        using var scope = T.NewDisposeScope();
+        var values = Enumerable.Range(0, 16).Select(v => (float)v).ToArray();
+        using var conv = new TfSameConv2d(1, 1, 3, stride: 2);
+        using (T.NoGrad())
+        {
+            conv.Weight.Fill(1);
+        }
+
+        var output = conv.Forward(T.FromArray(values, 1, 1, 4, 4)).ToArray<float>();
+        float Sum(int r0, int r1, int c0, int c1)
+        {
+            float s = 0;
+            for (int r = r0; r <= r1; r++)
+            {
+                for (int c = c0; c <= c1; c++)
+                {
+                    s += values[(r * 4) + c];
+                }
+            }
+
+            return s;
+        }
+
+        CollectionAssert.AreEqual(new[] { Sum(0, 2, 0, 2), Sum(0, 2, 2, 3), Sum(2, 3, 0, 2), Sum(2, 3, 2, 3) }, output);
+    }
+
+    [TestMethod]
+    public void ResNet38_SmallInput_Gives4096ChannelsAtStride8_WithReferenceNames()
+    {
+        using var net = new ResNet38();
+        CollectionAssert.AreEqual(new long[] { 1, 4096, 9, 9 }, FeatureShape(net, 65, 65));
+        var state = net.StateDict();
+        CollectionAssert.AreEqual(new long[] { 64, 3, 3, 3 }, state["conv1a.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 64 }, state["b2.bn_branch2a.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 128, 64, 3, 3 }, state["b2.conv_branch2a.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 128, 64, 1, 1 }, state["b2.conv_branch1.weight"].Shape.ToArray());
+        Assert.IsFalse(state.ContainsKey("b2_1.conv_branch1.weight"), "same-shape blocks have an identity shortcut");
+        CollectionAssert.AreEqual(new long[] { 1024, 512, 3, 3 }, state["b5.conv_branch2b1.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 512, 1024, 1, 1 }, state["b6.conv_branch2a.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 1024, 512, 3, 3 }, state["b6.conv_branch2b1.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 2048, 1024, 1, 1 }, state["b6.conv_branch2b2.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 4096, 2048, 1, 1 }, state["b7.conv_branch1.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 4096 }, state["bn7.running_var"].Shape.ToArray());
+    }
+
+    [TestMethod]
+    public void ResNet50_SmallInput_Gives2048ChannelsAtStride8_WithTorchvisionNames()
+    {
+        using var net = new ResNet50();
+        CollectionAssert.AreEqual(new long[] { 1, 2048, 9, 9 }, FeatureShape(net, 65, 65));
+        var state = net.StateDict();
+        CollectionAssert.AreEqual(new long[] { 64, 3, 7, 7 }, state["conv1.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 256, 64, 1, 1 }, state["layer1.0.downsample.0.weight"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 256 }, state["layer1.0.downsample.1.running_mean"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 512, 512, 3, 3 }, state["layer4.2.conv2.weight"].Shape.ToArray());
+        Assert.IsTrue(state.ContainsKey("layer3.5.bn3.num_batches_tracked"));
+        // torchvision's resnet50 has 25,557,032 parameters, 2,049,000 of them in the fc classifier.
+        Assert.AreEqual(25_557_032L - 2_049_000L, net.ParameterCount());
+    }
+
+    [TestMethod]
+    public void FrozenBatchNorm_TrainingStepKeepsStatisticsAndAffineParameters()
+    {
+        using var scope = T.NewDisposeScope();
+        using var frozen = new SmallCnn(frozenBatchNorm: true);
+        using var trained = new SmallCnn(frozenBatchNorm: false);
+        var input = T.Randn([2, 3, 33, 33]) * 3 + 1;
+
+        foreach (var net in new[] { frozen, trained })
+        {
+            net.Train();
+            var before = net.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.Clone());
+            using var sgd = new Sgd([new ParameterGroup("all", net.Parameters().Where(p => p.RequiresGrad))], 0.1);
+            sgd.ZeroGrad();
+            net.Forward(input).Square().Mean().Backward();
+            var bn = (BatchNorm2d)net.NamedModules().First(m => m.Value is BatchNorm2d).Value;
+            var conv = (Conv2d)net.NamedModules().First(m => m.Value is Conv2d).Value;
+            Assert.IsNotNull(conv.Weight.Grad, "convolutions train in both cases");
+            Assert.AreEqual(net.FrozenBatchNorm, bn.Weight.Grad is null, "frozen BatchNorm weights get no gradient");
+            sgd.Step();
+
+            var after = net.StateDict();
+            foreach (var (name, value) in before)
+            {
+                bool same = value.Eq(after[name]).ToArray<bool>().All(b => b);
+                bool isBatchNormState = name.EndsWith("running_mean", StringComparison.Ordinal) || name.EndsWith("running_var", StringComparison.Ordinal)
+                    || name.EndsWith("num_batches_tracked", StringComparison.Ordinal)
+                    || name.EndsWith(".1.weight", StringComparison.Ordinal) || name.EndsWith(".1.bias", StringComparison.Ordinal);
+                if (isBatchNormState)
+                {
+                    Assert.AreEqual(net.FrozenBatchNorm, same, $"{name} (frozen: {net.FrozenBatchNorm})");
+                }
+                else
+                {
+                    Assert.IsFalse(same, $"{name} should have trained");
+                }
+            }
+        }
+    }
+
+    [TestMethod]
+    public void FrozenBatchNorm_UsesRunningStatisticsInTrainingMode()
+    {
+        using var scope = T.NewDisposeScope();
+        using var net = new SmallCnn(frozenBatchNorm: true);
+        var input = T.Randn([2, 3, 32, 32]);
+        net.Train();
+        var train = net.Forward(input).ToArray<float>();
+        net.Eval();
+        var eval = net.Forward(input).ToArray<float>();
+        CollectionAssert.AreEqual(eval, train);
+        net.FrozenBatchNorm = false;
+        net.Train();
+        var batchStats = net.Forward(input).ToArray<float>();
+        CollectionAssert.AreNotEqual(eval, batchStats);
+    }
+
+    [TestMethod]
+    public void LoadWeights_NamesMissingAndMisshapedTensors_AndReturnsUnused()
+    {
+        using var scope = T.NewDisposeScope();
+        using var source = new SmallCnn();
+        using var target = new SmallCnn();
+        var weights = ModelWeights.Export(source);
+
+        var missing = new Dictionary<string, (float[] Data, long[] Shape)>(weights);
+        missing.Remove("block3.0.weight");
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => target.LoadWeights(missing));
+        StringAssert.Contains(e.Message, "'block3.0.weight' is missing");
+
+        var misshaped = new Dictionary<string, (float[] Data, long[] Shape)>(weights)
+        {
+            ["block2.1.running_mean"] = (new float[32], [32]),
+        };
+        e = Assert.ThrowsExactly<InvalidDataException>(() => target.LoadWeights(misshaped));
+        StringAssert.Contains(e.Message, "'block2.1.running_mean' has shape (32)");
+
+        var extra = new Dictionary<string, (float[] Data, long[] Shape)>(weights) { ["fc.weight"] = (new float[2], [2]) };
+        extra.Remove("block1.1.num_batches_tracked");
+        CollectionAssert.AreEqual(new[] { "fc.weight" }, target.LoadWeights(extra).ToArray());
+        foreach (var (name, value) in target.StateDict())
+        {
+            if (!name.EndsWith("num_batches_tracked", StringComparison.Ordinal))
+            {
+                CollectionAssert.AreEqual(weights[name].Data, value.To(DType.Float32).ToArray<float>(), name);
+            }
+        }
+    }
+
+    [TestMethod]
+    public void Create_BuildsEachKindWithItsNormalization()
+    {
+        using var small = Backbones.Create(BackboneKind.SmallCnn);
+        Assert.IsInstanceOfType<SmallCnn>(small);
+        Assert.IsFalse(small.FrozenBatchNorm);
+        using var mobile = Backbones.Create(BackboneKind.MobileNetV1, 0.5);
+        Assert.AreEqual(0.5, mobile.Width);
+        Assert.AreEqual(512, mobile.OutputChannels);
+        Assert.IsTrue(mobile.FrozenBatchNorm);
+        Assert.AreSame(InputNormalization.MinusOneToOne, mobile.Normalization);
+        Assert.ThrowsExactly<ArgumentException>(() => Backbones.Create(BackboneKind.ResNet50, 0.5));
+    }
+}

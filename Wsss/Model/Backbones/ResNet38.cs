@@ -1,0 +1,158 @@
+using Wsss.Torch;
+using Wsss.Torch.Nn;
+
+namespace Wsss.Model;
+
+/// <summary>
+/// The wide pre-activation ResNet-38 of Wu, Shen and van den Hengel ("Wider or deeper", 2019) at output
+/// stride 8, the backbone of PSA and RRM: conv1a (3x3, 64), three stride-2 stages b2 (128), b3 (256),
+/// b4 (512), the dilated stage b5 (rate 2, 1024), the bottleneck blocks b6 (rate 4, 2048, dropout 0.3)
+/// and b7 (rate 4, 4096, dropout 0.5), and a final BatchNorm + ReLU (bn7). Parameter names follow the
+/// reference PyTorch definition ("conv1a.weight", "b2.bn_branch2a.weight", "b2.conv_branch1.weight",
+/// "b6.conv_branch2b2.weight", "bn7.running_var", ...), so converted ImageNet weights load unchanged.
+/// Input: ImageNet mean/std normalisation.
+/// </summary>
+public sealed class ResNet38 : Backbone
+{
+    private readonly List<TensorModule> blocks = new();
+    private readonly Conv2d conv1a;
+    private readonly BatchNorm2d bn7;
+
+    /// <summary>Creates the network with PyTorch's default initialisation.</summary>
+    /// <param name="frozenBatchNorm">Freeze every BatchNorm (default true, as RRM).</param>
+    public ResNet38(bool frozenBatchNorm = true)
+    {
+        conv1a = RegisterModule("conv1a", new Conv2d(3, 64, 3, padding: 1, bias: false));
+        Add("b2", new WideBlock(64, 128, 128, stride: 2));
+        Add("b2_1", new WideBlock(128, 128, 128));
+        Add("b2_2", new WideBlock(128, 128, 128));
+        Add("b3", new WideBlock(128, 256, 256, stride: 2));
+        Add("b3_1", new WideBlock(256, 256, 256));
+        Add("b3_2", new WideBlock(256, 256, 256));
+        Add("b4", new WideBlock(256, 512, 512, stride: 2));
+        for (int i = 1; i <= 5; i++)
+        {
+            Add($"b4_{i}", new WideBlock(512, 512, 512));
+        }
+
+        Add("b5", new WideBlock(512, 512, 1024, firstDilation: 1, dilation: 2));
+        Add("b5_1", new WideBlock(1024, 512, 1024, dilation: 2));
+        Add("b5_2", new WideBlock(1024, 512, 1024, dilation: 2));
+        Add("b6", new BottleneckBlock(1024, 2048, dilation: 4, dropout: 0.3));
+        Add("b7", new BottleneckBlock(2048, 4096, dilation: 4, dropout: 0.5));
+        bn7 = RegisterModule("bn7", new BatchNorm2d(4096));
+        FrozenBatchNorm = frozenBatchNorm;
+    }
+
+    /// <inheritdoc/>
+    public override BackboneKind Kind => BackboneKind.ResNet38;
+
+    /// <inheritdoc/>
+    public override long OutputChannels => 4096;
+
+    /// <inheritdoc/>
+    public override InputNormalization Normalization => InputNormalization.ImageNet;
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        Tensor x = conv1a.Forward(input);
+        foreach (var block in blocks)
+        {
+            Tensor y = block.Forward(x);
+            x.Dispose();
+            x = y;
+        }
+
+        using (x)
+        using (var normalised = bn7.Forward(x))
+        {
+            return normalised.Relu();
+        }
+    }
+
+    private void Add(string name, TensorModule block) => blocks.Add(RegisterModule(name, block));
+
+    /// <summary>
+    /// Pre-activation basic block: BN-ReLU, then a 3x3 (stride, first dilation) and, after BN-ReLU, a
+    /// 3x3 (dilation); the shortcut is the identity, or a 1x1 projection of the pre-activated input.
+    /// </summary>
+    private sealed class WideBlock : TensorModule
+    {
+        private readonly BatchNorm2d bnBranch2a;
+        private readonly Conv2d convBranch2a;
+        private readonly BatchNorm2d bnBranch2b1;
+        private readonly Conv2d convBranch2b1;
+        private readonly Conv2d? convBranch1;
+
+        public WideBlock(long inChannels, long midChannels, long outChannels, long stride = 1, long? firstDilation = null, long dilation = 1)
+        {
+            long first = firstDilation ?? dilation;
+            bnBranch2a = RegisterModule("bn_branch2a", new BatchNorm2d(inChannels));
+            convBranch2a = RegisterModule("conv_branch2a", new Conv2d(inChannels, midChannels, 3, stride, padding: first, dilation: first, bias: false));
+            bnBranch2b1 = RegisterModule("bn_branch2b1", new BatchNorm2d(midChannels));
+            convBranch2b1 = RegisterModule("conv_branch2b1", new Conv2d(midChannels, outChannels, 3, padding: dilation, dilation: dilation, bias: false));
+            if (inChannels != outChannels || stride != 1)
+            {
+                convBranch1 = RegisterModule("conv_branch1", new Conv2d(inChannels, outChannels, 1, stride, bias: false));
+            }
+        }
+
+        public override Tensor Forward(Tensor input)
+        {
+            using var bn = bnBranch2a.Forward(input);
+            using var preActivated = bn.Relu();
+            using var shortcut = convBranch1?.Forward(preActivated);
+            using var a = convBranch2a.Forward(preActivated);
+            using var bnA = bnBranch2b1.Forward(a);
+            using var reluA = bnA.Relu();
+            using var b = convBranch2b1.Forward(reluA);
+            return (shortcut ?? input) + b;
+        }
+    }
+
+    /// <summary>
+    /// Pre-activation bottleneck: BN-ReLU, 1x1 to out/4, BN-ReLU-dropout, 3x3 (dilated) to out/2,
+    /// BN-ReLU-dropout, 1x1 to out; the shortcut is a 1x1 projection of the pre-activated input.
+    /// </summary>
+    private sealed class BottleneckBlock : TensorModule
+    {
+        private readonly BatchNorm2d bnBranch2a;
+        private readonly Conv2d convBranch2a;
+        private readonly BatchNorm2d bnBranch2b1;
+        private readonly Conv2d convBranch2b1;
+        private readonly BatchNorm2d bnBranch2b2;
+        private readonly Conv2d convBranch2b2;
+        private readonly Conv2d convBranch1;
+        private readonly double dropout;
+
+        public BottleneckBlock(long inChannels, long outChannels, long dilation, double dropout)
+        {
+            this.dropout = dropout;
+            bnBranch2a = RegisterModule("bn_branch2a", new BatchNorm2d(inChannels));
+            convBranch2a = RegisterModule("conv_branch2a", new Conv2d(inChannels, outChannels / 4, 1, bias: false));
+            bnBranch2b1 = RegisterModule("bn_branch2b1", new BatchNorm2d(outChannels / 4));
+            convBranch2b1 = RegisterModule("conv_branch2b1", new Conv2d(outChannels / 4, outChannels / 2, 3, padding: dilation, dilation: dilation, bias: false));
+            bnBranch2b2 = RegisterModule("bn_branch2b2", new BatchNorm2d(outChannels / 2));
+            convBranch2b2 = RegisterModule("conv_branch2b2", new Conv2d(outChannels / 2, outChannels, 1, bias: false));
+            convBranch1 = RegisterModule("conv_branch1", new Conv2d(inChannels, outChannels, 1, bias: false));
+        }
+
+        public override Tensor Forward(Tensor input)
+        {
+            using var bn = bnBranch2a.Forward(input);
+            using var preActivated = bn.Relu();
+            using var shortcut = convBranch1.Forward(preActivated);
+            using var a = convBranch2a.Forward(preActivated);
+            using var bnA = bnBranch2b1.Forward(a);
+            using var reluA = bnA.Relu();
+            using var dropA = Functional.Dropout2d(reluA, dropout, IsTraining);
+            using var b = convBranch2b1.Forward(dropA);
+            using var bnB = bnBranch2b2.Forward(b);
+            using var reluB = bnB.Relu();
+            using var dropB = Functional.Dropout2d(reluB, dropout, IsTraining);
+            using var c = convBranch2b2.Forward(dropB);
+            return shortcut + c;
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using Wsss.Interop;
+
+namespace Wsss.Seeds;
+
+/// <summary>Parameters of RRM's reliable-region pruning (spec section 3); the defaults are the reference's.</summary>
+public sealed record ReliableSeedOptions
+{
+    /// <summary>Background power of the "low" CRF's unary, <c>(1 - max_c cam_c)^a</c>. Default 4.</summary>
+    public float LowBackgroundPower { get; init; } = 4f;
+
+    /// <summary>Background power of the "high" CRF's unary and of the CAM label's background score. Default 32.</summary>
+    public float HighBackgroundPower { get; init; } = 32f;
+
+    /// <summary>
+    /// Share of a class's CAM values (those above <see cref="CamFloor"/> inside its CAM label region)
+    /// below the sure threshold: the threshold is the value at index floor(p * count) of the sorted
+    /// values, and pixels strictly above it are sure. Default 0.6 (the top 40 % are sure).
+    /// </summary>
+    public float CamPercentile { get; init; } = 0.6f;
+
+    /// <summary>CAM values at or below this take no part in the percentile. Default 0.1.</summary>
+    public float CamFloor { get; init; } = 0.1f;
+
+    /// <summary>Background is sure where the CAM label is background and its score exceeds this. Default 0.8.</summary>
+    public float BackgroundCamThreshold { get; init; } = 0.8f;
+
+    /// <summary>Pixels whose CRF confidence is below this are unreliable. Default 0.8.</summary>
+    public float CrfConfidence { get; init; } = 0.8f;
+
+    /// <summary>CRF settings of both CRFs (default: Gaussian sxy 3 compat 3, bilateral sxy 80 srgb 13 compat 10, 10 iterations).</summary>
+    public DenseCrfOptions Crf { get; init; } = new();
+
+    internal NativeMethods.SeedParams ToNative()
+    {
+        if (!(LowBackgroundPower > 0) || !(HighBackgroundPower > 0) || !float.IsFinite(LowBackgroundPower) ||
+            !float.IsFinite(HighBackgroundPower))
+        {
+            throw new ArgumentOutOfRangeException(nameof(LowBackgroundPower), "Background powers must be positive numbers.");
+        }
+
+        if (!(CamPercentile >= 0 && CamPercentile < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(CamPercentile), CamPercentile, "CamPercentile must be in [0, 1).");
+        }
+
+        ArgumentNullException.ThrowIfNull(Crf);
+        return new NativeMethods.SeedParams
+        {
+            LowBackgroundPower = LowBackgroundPower,
+            HighBackgroundPower = HighBackgroundPower,
+            CamPercentile = CamPercentile,
+            CamFloor = CamFloor,
+            BackgroundCamThreshold = BackgroundCamThreshold,
+            CrfConfidence = CrfConfidence,
+            Crf = Crf.ToNative(),
+        };
+    }
+}

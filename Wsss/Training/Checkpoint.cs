@@ -1,0 +1,109 @@
+using System.Globalization;
+using Wsss.Model;
+using Wsss.Model.Serialization;
+using Wsss.Torch;
+using Wsss.Torch.Optim;
+
+namespace Wsss.Training;
+
+/// <summary>
+/// A training checkpoint: one safetensors file holding the network ("model." + state-dict keys), the
+/// optimiser state ("optim." + its keys), libtorch's CPU generator state ("rng.cpu") and, in the metadata,
+/// the model metadata plus the completed iteration and the seed. Data order and augmentation are derived
+/// from (seed, iteration), so this is all a resumed run needs to continue exactly. Written atomically.
+/// </summary>
+internal static class Checkpoint
+{
+    private const string Kind = "wsss-rrm-checkpoint";
+    private const string KindKey = "checkpoint";
+    private const string IterationKey = "iteration";
+    private const string SeedKey = "seed";
+
+    public static void Save(string path, ModelFileMetadata metadata, RrmNetwork network, Optimizer optimizer, int iteration, int seed)
+    {
+        var map = metadata.ToDictionary();
+        map[KindKey] = Kind;
+        map[IterationKey] = iteration.ToString(CultureInfo.InvariantCulture);
+        map[SeedKey] = seed.ToString(CultureInfo.InvariantCulture);
+        var tensors = new List<TensorData>();
+        foreach (var t in Inference.SegmentationModel.ExportTensors(network))
+        {
+            tensors.Add(new TensorData("model." + t.Name, t.DType, t.Shape, t.Data));
+        }
+
+        foreach (var (key, value) in optimizer.StateDict())
+        {
+            using (value)
+            using (var cpu = value.To(Device.Cpu))
+            {
+                tensors.Add(cpu.DType == DType.Int64
+                    ? TensorData.FromInt64s("optim." + key, cpu.Shape.ToArray(), cpu.ToArray<long>())
+                    : TensorData.FromFloats("optim." + key, cpu.Shape.ToArray(), cpu.To(DType.Float32).ToArray<float>()));
+            }
+        }
+
+        using (var rng = Torch.Torch.GetRngState())
+        {
+            tensors.Add(new TensorData("rng.cpu", TensorDType.U8, rng.Shape.ToArray(), rng.ToArray<byte>()));
+        }
+
+        SafetensorsFile.Write(path, tensors, map);
+    }
+
+    /// <summary>Restores network, optimiser and generator; returns the completed iteration.</summary>
+    /// <exception cref="FileFormatException">The file is not a checkpoint of this training (other classes, backbone or seed).</exception>
+    public static int Load(string path, ModelFileMetadata expected, RrmNetwork network, Optimizer optimizer, int seed)
+    {
+        var content = SafetensorsFile.Read(path);
+        var meta = content.Metadata;
+        string Get(string key) => meta.TryGetValue(key, out var v) ? v : throw new FileFormatException(path, key, "is not a Wsss training checkpoint (missing metadata key)");
+        if (Get(KindKey) != Kind)
+        {
+            throw new FileFormatException(path, KindKey, "is not a Wsss training checkpoint");
+        }
+
+        var expectedMap = expected.ToDictionary();
+        foreach (string key in new[] { ModelFileMetadata.BackboneKey, ModelFileMetadata.WidthKey, ModelFileMetadata.ClassNamesKey })
+        {
+            if (Get(key) != expectedMap[key])
+            {
+                throw new FileFormatException(path, key, $"belongs to another training ({key} is {Get(key)}, this training has {expectedMap[key]}); delete it or choose another checkpoint path");
+            }
+        }
+
+        if (Get(SeedKey) != seed.ToString(CultureInfo.InvariantCulture))
+        {
+            throw new FileFormatException(path, SeedKey, $"was written with seed {Get(SeedKey)}, this training uses {seed}: resuming would not reproduce the run");
+        }
+
+        int iteration = int.Parse(Get(IterationKey), CultureInfo.InvariantCulture);
+        var model = content.Tensors.Where(t => t.Name.StartsWith("model.", StringComparison.Ordinal))
+            .Select(t => new TensorData(t.Name["model.".Length..], t.DType, t.Shape, t.Data));
+        try
+        {
+            ModelWeights.Load(network, ModelWeights.FromTensors(model));
+        }
+        catch (InvalidDataException e)
+        {
+            throw new FileFormatException(path, null, $"its network does not fit this training: {e.Message}");
+        }
+
+        using (var scope = Torch.Torch.NewDisposeScope())
+        {
+            var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var t in content.Tensors.Where(t => t.Name.StartsWith("optim.", StringComparison.Ordinal)))
+            {
+                string key = t.Name["optim.".Length..];
+                state[key] = t.DType == TensorDType.I64
+                    ? Torch.Torch.FromArray(t.AsInt64Array(), t.Shape)
+                    : Torch.Torch.FromArray(t.AsFloatArray(), t.Shape);
+            }
+
+            optimizer.LoadStateDict(state);
+            var rng = content["rng.cpu"];
+            Torch.Torch.SetRngState(Torch.Torch.FromArray(rng.Data, rng.Shape));
+        }
+
+        return iteration;
+    }
+}

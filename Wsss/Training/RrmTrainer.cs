@@ -1,0 +1,359 @@
+using System.Diagnostics;
+using Wsss.Data;
+using Wsss.Imaging;
+using Wsss.Inference;
+using Wsss.Losses;
+using Wsss.Model;
+using Wsss.Seeds;
+using Wsss.Torch;
+using Wsss.Torch.Optim;
+using F = Wsss.Torch.Functional;
+
+namespace Wsss.Training;
+
+/// <summary>
+/// RRM's one-step training (spec sections 2-6). Each iteration: augment a batch (one random scale, flip,
+/// random crop with padding), forward both branches, build multi-scale CAMs, prune them into reliable
+/// seeds with two dense CRFs, then minimise classification + seeded cross-entropy + dense energy losses
+/// with SGD (four parameter groups, poly decay). Progress, cancellation, checkpoints and resume included.
+/// </summary>
+public sealed class RrmTrainer
+{
+    private readonly RrmTrainingOptions options;
+
+    /// <summary>Creates a trainer; the options are validated now.</summary>
+    /// <exception cref="ArgumentException">An option is invalid (the message names it).</exception>
+    public RrmTrainer(RrmTrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        this.options = options;
+    }
+
+    /// <summary>
+    /// Trains on <paramref name="data"/> and returns the model. With a checkpoint path, a checkpoint is
+    /// written every <see cref="RrmTrainingOptions.CheckpointInterval"/> iterations and when cancelled, and
+    /// an existing one is resumed.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">Cancelled; the checkpoint (if any) holds the last completed iteration.</exception>
+    /// <exception cref="TrainingDivergedException">A loss became NaN or infinite.</exception>
+    /// <exception cref="ArgumentException">The dataset is empty or an image has no label.</exception>
+    public SegmentationModel Train(IWeakDataset data, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (data.Count == 0)
+        {
+            throw new ArgumentException("The training set is empty.", nameof(data));
+        }
+
+        if (data.ClassNames.Count == 0)
+        {
+            throw new ArgumentException("The training set has no class names.", nameof(data));
+        }
+
+        Device device = options.Device ?? Device.Cpu;
+        device.EnsureAvailable();
+        int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        Torch.Torch.Threads = threads;
+        Torch.Torch.ConfigureAllocator();
+        Torch.Torch.ManualSeed((ulong)(uint)options.Seed);
+
+        int classes = data.ClassNames.Count;
+        var network = BuildNetwork(classes);
+        try
+        {
+            network.To(device);
+            var metadata = new ModelFileMetadata
+            {
+                Backbone = options.Backbone,
+                BackboneWidth = options.BackboneWidth,
+                ClassNames = data.ClassNames.ToArray(),
+                Normalization = network.Backbone.Normalization,
+                TrainingOptionsJson = options.ToJson(),
+            };
+            using var optimizer = new Sgd(network.ParameterGroups(options.WeightDecay), options.BaseLearningRate, options.Momentum);
+            int start = 0;
+            if (options.CheckpointPath is { } cp && options.ResumeFromCheckpoint && File.Exists(cp))
+            {
+                start = Checkpoint.Load(cp, metadata, network, optimizer, options.Seed);
+            }
+
+            new Loop(options, data, network, optimizer, metadata, device, threads).Run(start, progress, cancellationToken);
+            return new SegmentationModel(network, metadata, device);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    private RrmNetwork BuildNetwork(int classes)
+    {
+        Backbone backbone;
+        if (options.PretrainedWeightsPath is { } weights && weights.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            if (options.Backbone != BackboneKind.MobileNetV1)
+            {
+                throw new ArgumentException($"A TensorFlow.js model.json holds MobileNetV1 weights, but the backbone is {options.Backbone}.");
+            }
+
+            backbone = TfjsImport.LoadMobileNetV1(weights, frozenBatchNorm: options.FrozenBatchNorm ?? true);
+            if (Math.Abs(((MobileNetV1)backbone).Alpha - options.BackboneWidth) > 1e-9)
+            {
+                double alpha = ((MobileNetV1)backbone).Alpha;
+                backbone.Dispose();
+                throw new ArgumentException($"The MobileNetV1 weights in '{weights}' have width {alpha}, but BackboneWidth is {options.BackboneWidth}.");
+            }
+        }
+        else
+        {
+            backbone = Backbones.Create(options.Backbone, options.BackboneWidth, options.FrozenBatchNorm);
+            if (options.PretrainedWeightsPath is { } st)
+            {
+                ModelWeights.LoadSafetensors(backbone, st);
+            }
+        }
+
+        return new RrmNetwork(backbone, classes);
+    }
+
+    /// <summary>The state of one training run.</summary>
+    private sealed class Loop(RrmTrainingOptions options, IWeakDataset data, RrmNetwork network, Sgd optimizer, ModelFileMetadata metadata, Device device, int threads)
+    {
+        private readonly int classes = data.ClassNames.Count;
+        private readonly Dictionary<int, int[]> epochOrders = new();
+
+        public void Run(int start, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+        {
+            int total = options.Iterations;
+            int warmupEnd = (int)Math.Floor(options.ClassificationWarmupFraction * total);
+            using var seeds = new ReliableSeeds(options.Seeds, threads);
+            using var energy = new DenseEnergyLoss(options.Energy);
+            network.Train();
+            var clock = Stopwatch.StartNew();
+            Task<Batch>? next = start < total ? Task.Run(() => PrepareBatch(start), cancellationToken) : null;
+            for (int it = start; it < total; it++)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    SaveCheckpoint(it);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                var watch = Stopwatch.StartNew();
+                Batch batch = next!.GetAwaiter().GetResult();
+                next = it + 1 < total ? Task.Run(() => PrepareBatch(it + 1), cancellationToken) : null;
+                double tData = Lap(watch);
+
+                double lr = options.BaseLearningRate * Math.Pow(1.0 - ((double)it / total), options.PolyPower);
+                optimizer.LearningRate = lr;
+                StepResult r;
+                using (Torch.Torch.NewDisposeScope())
+                {
+                    r = Step(batch, it >= warmupEnd, seeds, energy, it + 1, watch);
+                }
+
+                if (options.CheckpointPath is not null && ((it + 1) % options.CheckpointInterval == 0 || it + 1 == total))
+                {
+                    SaveCheckpoint(it + 1);
+                }
+
+                if (progress is not null && ((it + 1) % options.ProgressInterval == 0 || it == start || it + 1 == total))
+                {
+                    int done = it + 1 - start;
+                    double perIteration = clock.Elapsed.TotalSeconds / done;
+                    progress.Report(new TrainingProgress(
+                        it + 1, total, r.Loss, r.Classification, r.Seed, r.Energy, lr, r.Coverage,
+                        done * options.BatchSize / clock.Elapsed.TotalSeconds, clock.Elapsed,
+                        TimeSpan.FromSeconds(perIteration * (total - it - 1)),
+                        r.Timings with { Data = tData }));
+                }
+            }
+
+            next?.Wait(cancellationToken);
+        }
+
+        private StepResult Step(Batch batch, bool withSeeds, ReliableSeeds seeds, DenseEnergyLoss energy, int iteration, Stopwatch watch)
+        {
+            int n = batch.Crops.Length, s = options.CropSize;
+            var images = ImageTensors.ToTensor(batch.Crops, metadata.Normalization, device, batch.Valid);
+            var labels = Torch.Torch.FromArray<float>(batch.MultiHot, [n, classes], device);
+            var output = network.Forward(images);
+            double tForward = Lap(watch);
+
+            var cls = ClassificationLoss.Compute(output.ClassLogits, labels);
+            Tensor total = cls * options.ClassificationLossWeight;
+            double tCam = 0, tSeeds = 0, coverage = 0;
+            Tensor? seedLoss = null, energyLoss = null;
+            if (withSeeds)
+            {
+                var cams = network.MultiScaleCam(images, labels, output.Cam, options.CamScales);
+                float[] camValues = cams.To(Device.Cpu).ToArray<float>();
+                tCam = Lap(watch);
+
+                byte[] seedMap = ComputeSeeds(batch, camValues, seeds);
+                int labelled = 0, real = 0;
+                for (int i = 0; i < seedMap.Length; i++)
+                {
+                    int img = i / (s * s), px = i % (s * s);
+                    if (batch.Valid[img][px] == 0)
+                    {
+                        // Padding is not part of the image: never a training target.
+                        seedMap[i] = ReliableSeeds.Ignore;
+                        continue;
+                    }
+
+                    real++;
+                    labelled += seedMap[i] != ReliableSeeds.Ignore ? 1 : 0;
+                }
+
+                coverage = real == 0 ? 0 : (double)labelled / real;
+                tSeeds = Lap(watch);
+
+                var seedTensor = Torch.Torch.FromArray<byte>(seedMap, [n, s, s], device).To(DType.Int64);
+                var ce = SeededCrossEntropy.Compute(output.SegmentationLogits, seedTensor);
+                seedLoss = ce.Total;
+                total = total + (seedLoss * options.SeedLossWeight);
+                if (options.EnergyLossWeight > 0)
+                {
+                    var probabilities = F.Softmax(F.Interpolate(output.SegmentationLogits, s, s, InterpolationMode.Bilinear), 1);
+                    var cropMask = Torch.Torch.FromArray<byte>(batch.Valid.SelectMany(v => v).ToArray(), [n, s, s], device).To(DType.Float32);
+                    energyLoss = energy.Forward(probabilities, batch.Crops, seedTensor, cropMask);
+                    total = total + (energyLoss * options.EnergyLossWeight);
+                }
+            }
+
+            double clsValue = cls.Item();
+            double seedValue = seedLoss?.Item() ?? 0;
+            double energyValue = energyLoss?.Item() ?? 0;
+            double totalValue = total.Item();
+            CheckFinite(iteration, "classification", clsValue);
+            CheckFinite(iteration, "seed", seedValue);
+            CheckFinite(iteration, "energy", energyValue);
+            CheckFinite(iteration, "total", totalValue);
+            double tLosses = Lap(watch);
+
+            optimizer.ZeroGrad();
+            total.Backward();
+            double tBackward = Lap(watch);
+            optimizer.Step();
+            double tOptimizer = Lap(watch);
+            output.Dispose();
+            return new StepResult(totalValue, clsValue, seedValue, energyValue, coverage,
+                new StepTimings(0, tForward, tCam, tSeeds, tLosses - 0, tBackward, tOptimizer));
+        }
+
+        private byte[] ComputeSeeds(Batch batch, float[] cams, ReliableSeeds seeds)
+        {
+            int n = batch.Crops.Length, s = options.CropSize, plane = s * s;
+            var result = new byte[n * plane];
+            var present = new byte[n * classes];
+            for (int i = 0; i < present.Length; i++)
+            {
+                present[i] = batch.MultiHot[i] > 0.5f ? (byte)1 : (byte)0;
+            }
+
+            if (options.UseCrfInSeeds)
+            {
+                var pixels = new byte[n * plane * 3];
+                for (int i = 0; i < n; i++)
+                {
+                    batch.Crops[i].Pixels.CopyTo(pixels, i * plane * 3);
+                }
+
+                seeds.ComputeBatch(pixels, n, s, s, present, cams, classes, result);
+            }
+            else
+            {
+                Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+                {
+                    var one = CamSeeds.Compute(cams.AsSpan(i * classes * plane, classes * plane), present.AsSpan(i * classes, classes), s, s, options.Seeds);
+                    one.CopyTo(result, i * plane);
+                });
+            }
+
+            return result;
+        }
+
+        private static void CheckFinite(int iteration, string name, double value)
+        {
+            if (!double.IsFinite(value))
+            {
+                throw new TrainingDivergedException(iteration, name, value);
+            }
+        }
+
+        private void SaveCheckpoint(int completed)
+        {
+            if (options.CheckpointPath is { } path)
+            {
+                Checkpoint.Save(path, metadata, network, optimizer, completed, options.Seed);
+            }
+        }
+
+        private Batch PrepareBatch(int iteration)
+        {
+            int n = options.BatchSize;
+            var rng = DeterministicRandom.For(options.Seed, 2, iteration);
+            double scale = Augmentation.BatchScale(rng, options.MinScale, options.MaxScale);
+            var crops = new RgbImage[n];
+            var valid = new byte[n][];
+            var multiHot = new float[n * classes];
+            for (int b = 0; b < n; b++)
+            {
+                long position = ((long)iteration * n) + b;
+                int epoch = (int)(position / data.Count);
+                int index = Order(epoch)[(int)(position % data.Count)];
+                LabelledImage item = data.Load(index);
+                if (item.Labels.Length == 0)
+                {
+                    throw new ArgumentException($"Training image '{item.Id}' has an empty label set; weakly supervised training needs at least one class per image.");
+                }
+
+                foreach (int c in item.Labels)
+                {
+                    if (c < 0 || c >= classes)
+                    {
+                        throw new ArgumentException($"Training image '{item.Id}' has label {c}, outside the {classes} classes.");
+                    }
+
+                    multiHot[(b * classes) + c] = 1;
+                }
+
+                bool flip = options.HorizontalFlip && rng.Next(2) == 1;
+                var aug = Augmentation.Apply(item.Image, scale, flip, options.CropSize, rng);
+                crops[b] = aug.Crop;
+                valid[b] = aug.Valid;
+            }
+
+            return new Batch(crops, valid, multiHot);
+        }
+
+        private int[] Order(int epoch)
+        {
+            lock (epochOrders)
+            {
+                if (!epochOrders.TryGetValue(epoch, out var order))
+                {
+                    order = DeterministicRandom.Permutation(options.Seed, epoch, data.Count);
+                    epochOrders.Remove(epoch - 2);
+                    epochOrders[epoch] = order;
+                }
+
+                return order;
+            }
+        }
+
+        private static double Lap(Stopwatch watch)
+        {
+            double ms = watch.Elapsed.TotalMilliseconds;
+            watch.Restart();
+            return ms;
+        }
+    }
+
+    private sealed record Batch(RgbImage[] Crops, byte[][] Valid, float[] MultiHot);
+
+    private sealed record StepResult(double Loss, double Classification, double Seed, double Energy, double Coverage, StepTimings Timings);
+}
