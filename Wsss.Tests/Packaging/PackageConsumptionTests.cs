@@ -124,6 +124,7 @@ public sealed class PackageConsumptionTests
         Assert.AreEqual(0, consumerRun!.ExitCode, "consumer program failed:\n" + consumerRun.Output);
         StringAssert.Contains(consumerRun.Output, "tensor ops: ok");
         StringAssert.Contains(consumerRun.Output, "png round trip: ok");
+        StringAssert.Contains(consumerRun.Output, "train and predict: ok");
         // The program reports which file the dynamic linker mapped: it must be the package's copy.
         string loaded = consumerRun.Output.Split('\n').Single(l => l.StartsWith("native: ", StringComparison.Ordinal))["native: ".Length..].Trim();
         Assert.AreEqual(Path.GetFullPath(copied), loaded);
@@ -218,11 +219,15 @@ public sealed class PackageConsumptionTests
         File.WriteAllText(Path.Combine(app, "Program.cs"), ConsumerProgram);
     }
 
-    // Tensor arithmetic checked against the same arithmetic in C#, a PNG encode/decode round trip, and
-    // the path of the native library the process actually mapped.
+    // Tensor arithmetic checked against the same arithmetic in C#, a PNG encode/decode round trip, a tiny
+    // train/save/load/predict, and the path of the native library the process actually mapped.
     private const string ConsumerProgram = """
+        using Wsss.Data;
         using Wsss.Imaging;
+        using Wsss.Inference;
+        using Wsss.Model;
         using Wsss.Torch;
+        using Wsss.Training;
         using TorchOps = Wsss.Torch.Torch;
 
         try
@@ -246,6 +251,26 @@ public sealed class PackageConsumptionTests
             if (back.Height != 9 || back.Width != 13 || !back.Pixels.AsSpan().SequenceEqual(image.Pixels)) throw new Exception("PNG round trip differs");
             Console.WriteLine("png round trip: ok");
 
+            // A tiny train-and-predict through the package: SmallCnn, a few iterations on synthetic images.
+            var synthetic = new SyntheticDataset(new SyntheticDatasetOptions { ImageSize = 64, ClassCount = 2, Seed = 3, MinVisiblePixels = 10 }, 6);
+            var trainer = new RrmTrainer(new RrmTrainingOptions
+            {
+                Backbone = BackboneKind.SmallCnn, Iterations = 3, BatchSize = 2, CropSize = 64, Threads = 1, Seed = 1,
+            });
+            int reports = 0;
+            string modelPath = Path.Combine(AppContext.BaseDirectory, "tiny.wsss");
+            using (SegmentationModel model = trainer.Train(WeakDataset.From(synthetic), new Reporter(() => reports++)))
+            {
+                model.Save(modelPath);
+            }
+            using SegmentationModel loaded = SegmentationModel.Load(modelPath);
+            SegmentationResult result = loaded.Predict(synthetic[0].Image);
+            if (reports == 0) throw new Exception("no training progress was reported");
+            if (result.Height != 64 || result.Width != 64) throw new Exception($"mask is {result.Height}x{result.Width}");
+            if (result.Mask.Labels.Any(l => l > 2)) throw new Exception("mask holds a class index beyond the 2 classes");
+            if (!loaded.ClassNames.SequenceEqual(synthetic.ClassNames)) throw new Exception("class names were not saved");
+            Console.WriteLine("train and predict: ok");
+
             string mapped = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
                 .Where(f => f.Length >= 6 && f[5].EndsWith("/libwsss_native.so")).Select(f => f[5]).First();
             Console.WriteLine("native: " + mapped);
@@ -255,6 +280,11 @@ public sealed class PackageConsumptionTests
         {
             Console.Error.WriteLine(e.ToString());
             return 3;
+        }
+
+        sealed class Reporter(Action onReport) : IProgress<TrainingProgress>
+        {
+            public void Report(TrainingProgress value) => onReport();
         }
         """;
 
