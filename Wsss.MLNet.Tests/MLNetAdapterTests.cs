@@ -1,0 +1,188 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Wsss.Data;
+using Wsss.Imaging;
+using Wsss.MLNet;
+using Wsss.Model;
+
+[assembly: Parallelize(Workers = 1, Scope = ExecutionScope.ClassLevel)]
+
+namespace Wsss.MLNet.Tests;
+
+public sealed class InputRow
+{
+    public string ImagePath { get; set; } = "";
+
+    public string Labels { get; set; } = "";
+}
+
+public sealed class MaskRow
+{
+    public string ImagePath { get; set; } = "";
+
+    public uint[] PredictedMask { get; set; } = [];
+
+    public int MaskHeight { get; set; }
+
+    public int MaskWidth { get; set; }
+}
+
+/// <summary>
+/// The adapter end to end on tiny synthetic images (SmallCnn, a few iterations): one model is trained
+/// once for the class and shared by the tests.
+/// </summary>
+[TestClass]
+public sealed class MLNetAdapterTests
+{
+    private const int Size = 64;
+    private static string folder = "";
+    private static List<InputRow> rows = [];
+    private static MLContext ml = null!;
+    private static WeaklySupervisedSegmentationTransformer model = null!;
+    private static int progressReports;
+
+    [ClassInitialize]
+    public static void Setup(TestContext context)
+    {
+        _ = context;
+        folder = Path.Combine(Path.GetTempPath(), "wsss-mlnet-tests-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var synthetic = new SyntheticDataset(new SyntheticDatasetOptions { ImageSize = Size, ClassCount = 2, Seed = 5, MinVisiblePixels = 10 }, 6);
+        foreach (var sample in synthetic)
+        {
+            string path = Path.Combine(folder, $"img{sample.Index}.png");
+            ImageCodec.SavePng(sample.Image, path);
+            rows.Add(new InputRow { ImagePath = path, Labels = string.Join(";", sample.LabelNames) });
+        }
+
+        ml = new MLContext(seed: 1);
+        model = ml.Transforms.WeaklySupervisedSegment(Options()).Fit(ml.Data.LoadFromEnumerable(rows));
+    }
+
+    [ClassCleanup]
+    public static void Cleanup()
+    {
+        model?.Dispose();
+        Directory.Delete(folder, recursive: true);
+    }
+
+    private static WeaklySupervisedSegmentationOptions Options() => new()
+    {
+        Backbone = BackboneKind.SmallCnn, Iterations = 3, BatchSize = 2, CropSize = Size, Threads = 1, Seed = 1,
+        Device = DeviceKind.Cpu, Progress = new Counter(),
+    };
+
+    [TestMethod]
+    public void Pipeline_FitTransformEnumerate_GivesOneMaskPerRowMatchingTheCoreModel()
+    {
+        Assert.IsGreaterThan(0, progressReports, "training reported no progress");
+        string[] labels = rows.SelectMany(r => r.Labels.Split(';')).Distinct().Order(StringComparer.Ordinal).ToArray();
+        CollectionAssert.AreEqual(labels, model.ClassNames.ToArray(), "class names: the training labels, sorted");
+        var output = ml.Data.CreateEnumerable<MaskRow>(model.Transform(ml.Data.LoadFromEnumerable(rows)), reuseRowObject: false).ToList();
+
+        Assert.HasCount(rows.Count, output);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            Assert.AreEqual(rows[i].ImagePath, output[i].ImagePath);
+            Assert.AreEqual(Size, output[i].MaskHeight);
+            Assert.AreEqual(Size, output[i].MaskWidth);
+            Assert.HasCount(Size * Size, output[i].PredictedMask);
+            byte[] expected = model.Model.Predict(ImageCodec.Decode(rows[i].ImagePath)).Mask.Labels;
+            CollectionAssert.AreEqual(expected.Select(b => (uint)b).ToArray(), output[i].PredictedMask);
+        }
+    }
+
+    [TestMethod]
+    public void PredictionEngine_GivesTheSameMaskAsTransform()
+    {
+        // The engine would dispose the transformer (ML.NET's default), which the other tests share.
+        using var engine = ml.Model.CreatePredictionEngine<InputRow, MaskRow>(model, new PredictionEngineOptions { OwnsTransformer = false });
+        var viaTransform = ml.Data.CreateEnumerable<MaskRow>(model.Transform(ml.Data.LoadFromEnumerable(rows)), reuseRowObject: false).ToList();
+        for (int i = 0; i < rows.Count; i++)
+        {
+            MaskRow predicted = engine.Predict(rows[i]);
+            CollectionAssert.AreEqual(viaTransform[i].PredictedMask, predicted.PredictedMask, $"row {i}");
+        }
+    }
+
+    [TestMethod]
+    public void SchemaErrors_NameTheColumnAndTheExpectedType()
+    {
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var missing = new WeaklySupervisedSegmentationOptions { ImagePathColumnName = "Photo" };
+        var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.WeaklySupervisedSegment(missing).GetOutputSchema(SchemaShapeOf(data)));
+        StringAssert.Contains(e1.Message, "'Photo'");
+        StringAssert.Contains(e1.Message, "Text");
+
+        var wrongType = new WeaklySupervisedSegmentationOptions { ImagePathColumnName = "Labels", LabelsColumnName = "Length" };
+        var withNumber = ml.Transforms.Conversion.ConvertType("Length", "Labels", DataKind.Single);
+        var e2 = Assert.Throws<ArgumentOutOfRangeException>(() => withNumber.Append(ml.Transforms.WeaklySupervisedSegment(wrongType)).GetOutputSchema(SchemaShapeOf(data)));
+        StringAssert.Contains(e2.Message, "'Length'");
+
+        var e3 = Assert.Throws<ArgumentOutOfRangeException>(() => model.GetOutputSchema(ml.Data.LoadFromEnumerable(new[] { new { Other = 1f } }).Schema));
+        StringAssert.Contains(e3.Message, "'ImagePath'");
+    }
+
+    [TestMethod]
+    public void SaveLoad_RoundTrip_GivesIdenticalMasks_AndModelSaveExplainsWhatToCall()
+    {
+        string path = Path.Combine(folder, "model.wsss");
+        model.Save(path);
+        using var loaded = WeaklySupervisedSegmentationTransformer.Load(path, new SegmentationPredictionOptions { Device = DeviceKind.Cpu });
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var a = ml.Data.CreateEnumerable<MaskRow>(model.Transform(data), false).ToList();
+        var b = ml.Data.CreateEnumerable<MaskRow>(loaded.Transform(data), false).ToList();
+        for (int i = 0; i < a.Count; i++)
+        {
+            CollectionAssert.AreEqual(a[i].PredictedMask, b[i].PredictedMask, $"row {i}");
+        }
+
+        var e = Assert.Throws<Exception>(() => ml.Model.Save(model, data.Schema, Path.Combine(folder, "model.zip")), "");
+        StringAssert.Contains(e.ToString(), "transformer.Save(path)");
+    }
+
+    [TestMethod]
+    public void Composition_WithBuiltInTransformsBeforeAndAfter_AndDecodedImages()
+    {
+        var pipeline = ml.Transforms.CopyColumns("Path", "ImagePath")
+            .Append(ml.Transforms.LoadWeaklySupervisedImages("Pixels", "Path"))
+            .Append(ml.Transforms.WeaklySupervisedSegment(new WeaklySupervisedSegmentationOptions
+            {
+                ImagePathColumnName = "Pixels", Backbone = BackboneKind.SmallCnn, Iterations = 2, BatchSize = 2, CropSize = Size, Threads = 1,
+                Device = DeviceKind.Cpu,
+            }))
+            .Append(ml.Transforms.CopyColumns("Mask", "PredictedMask"));
+        var data = ml.Data.LoadFromEnumerable(rows);
+        SchemaShape shape = pipeline.GetOutputSchema(SchemaShapeOf(data));
+        Assert.IsTrue(shape.Any(c => c.Name == "Mask" && c.Kind == SchemaShape.Column.VectorKind.VariableVector && c.ItemType == NumberDataViewType.UInt32));
+
+        var fitted = pipeline.Fit(data);
+        var output = fitted.Transform(data);
+        var masks = output.GetColumn<VBuffer<uint>>("Mask").ToList();
+        var segmenter = (WeaklySupervisedSegmentationTransformer)fitted.ElementAt(2);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            byte[] expected = segmenter.Model.Predict(ImageCodec.Decode(rows[i].ImagePath)).Mask.Labels;
+            byte[] again = segmenter.Model.Predict(ImageCodec.Decode(rows[i].ImagePath)).Mask.Labels;
+            CollectionAssert.AreEqual(expected, again, $"row {i}: the core model's prediction is not repeatable");
+            uint[] actual = masks[i].DenseValues().ToArray();
+            Assert.HasCount(expected.Length, actual);
+            // Not exact: with a 2-iteration model some pixels sit on near-ties between classes (open question, see the report).
+            double agreement = expected.Zip(actual).Count(p => p.First == p.Second) / (double)expected.Length;
+            Assert.IsGreaterThanOrEqualTo(0.98, agreement, $"row {i}: masks from decoded pixels and from the file agree on {agreement:P1}");
+        }
+
+        segmenter.Dispose();
+    }
+
+    // SchemaShape.Create(DataViewSchema) is internal to ML.NET; tests call it by reflection to get the
+    // shape that EstimatorChain.Fit would propagate.
+    private static SchemaShape SchemaShapeOf(IDataView data) =>
+        (SchemaShape)typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.Invoke(null, [data.Schema])!;
+
+    private sealed class Counter : IProgress<Wsss.Training.TrainingProgress>
+    {
+        public void Report(Wsss.Training.TrainingProgress value) => Interlocked.Increment(ref progressReports);
+    }
+}
