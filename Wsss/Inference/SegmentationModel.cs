@@ -83,11 +83,130 @@ public sealed class SegmentationModel : IDisposable
     public SegmentationResult Predict(RgbImage image, PredictionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(image);
-        ObjectDisposedException.ThrowIf(disposed, this);
         options ??= PredictionOptions.Default;
+        float[] probabilities = Probabilities(image, options);
+        return Finish(image, probabilities, options);
+    }
+
+    /// <summary>
+    /// The pseudo mask of the two-step variant (spec section 8) for an image whose image-level labels are
+    /// known: <see cref="Predict(RgbImage, PredictionOptions?)"/>'s averaged probabilities with every class
+    /// absent from <paramref name="labels"/> set to 0 (background always stays) and the rest renormalised,
+    /// then the dense CRF (over the remaining classes, so it cannot bring an absent class back) and the argmax.
+    /// A training image therefore never gets a class its label denies.
+    /// </summary>
+    /// <param name="image">The training image.</param>
+    /// <param name="labels">Its 0-based foreground classes (as <see cref="Data.LabelledImage.Labels"/>).</param>
+    /// <param name="options">Scales, flip and CRF; null means single scale with the inference CRF
+    /// (<see cref="PredictionOptions.UseCrf"/> is honoured as given when options are passed).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A label is not a class of this model.</exception>
+    public SegmentationResult PseudoMask(RgbImage image, IReadOnlyList<int> labels, PredictionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        options ??= new PredictionOptions { UseCrf = true };
+        bool[] keep = PresentWithBackground(labels);
+        float[] probabilities = Probabilities(image, options);
+        int plane = image.Height * image.Width;
+        for (int i = 0; i < plane; i++)
+        {
+            float sum = 0;
+            for (int c = 0; c < keep.Length; c++)
+            {
+                int at = (c * plane) + i;
+                if (!keep[c])
+                {
+                    probabilities[at] = 0;
+                }
+
+                sum += probabilities[at];
+            }
+
+            if (sum > 0)
+            {
+                for (int c = 0; c < keep.Length; c++)
+                {
+                    probabilities[(c * plane) + i] /= sum;
+                }
+            }
+            else
+            {
+                // All surviving classes underflowed: background is the only safe answer.
+                probabilities[i] = 1;
+            }
+        }
+
+        return Finish(image, probabilities, options, keep);
+    }
+
+    /// <summary>
+    /// The normalised multi-scale class activation maps of spec section 2 for one image, in evaluation mode:
+    /// CAMs at scale 1 and <paramref name="scales"/> averaged, upsampled to the image size, zeroed for classes
+    /// absent from <paramref name="labels"/>, each divided by its maximum (+1e-5), so values lie in [0, 1].
+    /// </summary>
+    /// <param name="image">The image.</param>
+    /// <param name="labels">0-based foreground classes present in the image; the other maps are all zero.</param>
+    /// <param name="scales">Extra scales besides 1; null uses the training default (0.5, 1.5, 2.0).</param>
+    /// <returns>C x H x W values (C = <see cref="ClassNames"/>.Count, H x W the image size), class-major.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A label is not a class of this model.</exception>
+    public float[] ClassActivationMaps(RgbImage image, IReadOnlyList<int> labels, IReadOnlyList<double>? scales = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        bool[] keep = PresentWithBackground(labels);
+        int classes = ClassNames.Count;
+        var multiHot = new float[classes];
+        for (int c = 0; c < classes; c++)
+        {
+            multiHot[c] = keep[c + 1] ? 1f : 0f;
+        }
+
+        using (Torch.Torch.NoGrad())
+        using (Torch.Torch.NewDisposeScope())
+        {
+            var input = ImageTensors.ToTensor([image], Metadata.Normalization, Device);
+            var labelTensor = Torch.Torch.FromArray<float>(multiHot, [1, classes], Device);
+            return Network.MultiScaleCam(input, labelTensor, null, scales ?? RrmNetwork.DefaultCamScales).To(Device.Cpu).ToArray<float>();
+        }
+    }
+
+    /// <summary>
+    /// RRM's reliable seeds (spec section 3) for one image: <see cref="ClassActivationMaps"/> pruned by two
+    /// dense CRFs and the confidence rules of <see cref="Wsss.Seeds.ReliableSeeds"/>. Mask values: 0
+    /// background, c + 1 class c, 255 (<see cref="SegmentationMask.Ignore"/>) unreliable.
+    /// </summary>
+    /// <param name="image">The image.</param>
+    /// <param name="labels">0-based foreground classes present in the image.</param>
+    /// <param name="options">Pruning settings; null uses the reference's.</param>
+    /// <param name="threads">Threads for the CRFs; 0 = all cores.</param>
+    public SegmentationMask ReliableSeeds(RgbImage image, IReadOnlyList<int> labels, ReliableSeedOptions? options = null, int threads = 0)
+    {
+        float[] cams = ClassActivationMaps(image, labels);
+        var present = new byte[ClassNames.Count];
+        foreach (int c in labels)
+        {
+            present[c] = 1;
+        }
+
+        // One engine per call: the engine serialises its callers, and concurrent predictions should not queue.
+        using var engine = new Seeds.ReliableSeeds(options, threads);
+        return new SegmentationMask(image.Height, image.Width, engine.Compute(image, present, cams));
+    }
+
+    /// <summary>Frees the network.</summary>
+    public void Dispose()
+    {
+        if (!disposed)
+        {
+            disposed = true;
+            Network.Dispose();
+        }
+    }
+
+    private float[] Probabilities(RgbImage image, PredictionOptions options)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
         options.Validate();
-        int h = image.Height, w = image.Width, k = ClassNames.Count + 1;
-        float[] probabilities;
+        int h = image.Height, w = image.Width;
         using (Torch.Torch.NoGrad())
         using (Torch.Torch.NewDisposeScope())
         {
@@ -113,28 +232,77 @@ public sealed class SegmentationModel : IDisposable
                 }
             }
 
-            probabilities = (sum! / count).To(Device.Cpu).ToArray<float>();
+            return (sum! / count).To(Device.Cpu).ToArray<float>();
+        }
+    }
+
+    private SegmentationResult Finish(RgbImage image, float[] probabilities, PredictionOptions options, bool[]? keep = null)
+    {
+        int k = ClassNames.Count + 1, plane = image.Height * image.Width;
+        int[] kept = keep is null ? Enumerable.Range(0, k).ToArray() : Enumerable.Range(0, k).Where(c => keep[c]).ToArray();
+        float[] compact = probabilities;
+        if (kept.Length < k)
+        {
+            // The CRF runs over the surviving labels only, so message passing cannot revive an absent class.
+            compact = new float[kept.Length * plane];
+            for (int j = 0; j < kept.Length; j++)
+            {
+                Array.Copy(probabilities, kept[j] * plane, compact, j * plane, plane);
+            }
         }
 
         if (options.UseCrf)
         {
             using var crf = new DenseCrf(options.Crf);
-            probabilities = crf.Infer(image, probabilities, k);
+            compact = crf.Infer(image, compact, kept.Length);
         }
 
-        var mask = new SegmentationMask(h, w);
-        Argmax(probabilities, k, mask.Labels);
-        return new SegmentationResult(mask, options.IncludeProbabilities ? probabilities : null);
+        var mask = new SegmentationMask(image.Height, image.Width);
+        Argmax(compact, kept.Length, mask.Labels);
+        if (kept.Length < k)
+        {
+            for (int i = 0; i < plane; i++)
+            {
+                mask.Labels[i] = (byte)kept[mask.Labels[i]];
+            }
+        }
+
+        if (!options.IncludeProbabilities)
+        {
+            return new SegmentationResult(mask, null);
+        }
+
+        if (kept.Length < k)
+        {
+            var full = new float[k * plane];
+            for (int j = 0; j < kept.Length; j++)
+            {
+                Array.Copy(compact, j * plane, full, kept[j] * plane, plane);
+            }
+
+            compact = full;
+        }
+
+        return new SegmentationResult(mask, compact);
     }
 
-    /// <summary>Frees the network.</summary>
-    public void Dispose()
+    /// <summary>Which of the C + 1 labels (background first) survive for an image labelled <paramref name="labels"/>.</summary>
+    private bool[] PresentWithBackground(IReadOnlyList<int> labels)
     {
-        if (!disposed)
+        ArgumentNullException.ThrowIfNull(labels);
+        var keep = new bool[ClassNames.Count + 1];
+        keep[0] = true;
+        foreach (int c in labels)
         {
-            disposed = true;
-            Network.Dispose();
+            if (c < 0 || c >= ClassNames.Count)
+            {
+                throw new ArgumentOutOfRangeException(nameof(labels), c, $"Class index {c} is not one of this model's {ClassNames.Count} classes.");
+            }
+
+            keep[c + 1] = true;
         }
+
+        return keep;
     }
 
     internal static IEnumerable<TensorData> ExportTensors(RrmNetwork network)

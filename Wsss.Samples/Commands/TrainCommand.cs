@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Wsss.Data;
+using Wsss.Model;
+using Wsss.Training;
+
+namespace Wsss.Samples.Commands;
+
+/// <summary>`train`: RRM on a dataset with image-level labels, writing a model file (checkpointed, cancellable).</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var defaults = new RrmTrainingOptions();
+        var backbone = new Option<BackboneKind>("--backbone") { Description = "Backbone: SmallCnn (from scratch), MobileNetV1, ResNet38 or ResNet50. Default MobileNetV1.", DefaultValueFactory = _ => defaults.Backbone };
+        var weights = new Option<string?>("--weights") { Description = "Pretrained backbone weights: a TensorFlow.js model.json (MobileNetV1) or a safetensors file with the backbone's parameter names." };
+        var width = new Option<double>("--width") { Description = "MobileNetV1 width multiplier (1.0, 0.75, 0.5, 0.25); must match --weights. Default 1.0.", DefaultValueFactory = _ => defaults.BackboneWidth };
+        var iterations = new Option<int>("--iterations") { Description = $"Training iterations (one batch each). Default {defaults.Iterations}.", DefaultValueFactory = _ => defaults.Iterations };
+        var batch = new Option<int>("--batch") { Description = $"Images per batch. Default {defaults.BatchSize}.", DefaultValueFactory = _ => defaults.BatchSize };
+        var crop = new Option<int>("--crop") { Description = $"Square training crop in pixels. Default {defaults.CropSize}.", DefaultValueFactory = _ => defaults.CropSize };
+        var lr = new Option<double>("--lr") { Description = $"Base learning rate (backbone weights; new heads x10). Default {defaults.BaseLearningRate}.", DefaultValueFactory = _ => defaults.BaseLearningRate };
+        var momentum = new Option<double>("--momentum") { Description = $"SGD momentum. Default {defaults.Momentum}.", DefaultValueFactory = _ => defaults.Momentum };
+        var warmup = new Option<double>("--warmup") { Description = $"Share of the iterations trained on the classification loss alone before seeds start (0..1). Default {defaults.ClassificationWarmupFraction}.", DefaultValueFactory = _ => defaults.ClassificationWarmupFraction };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint file: written every --checkpoint-interval iterations and on Ctrl+C, resumed when it exists." };
+        var checkpointInterval = new Option<int>("--checkpoint-interval") { Description = $"Iterations between checkpoints. Default {defaults.CheckpointInterval}.", DefaultValueFactory = _ => defaults.CheckpointInterval };
+        var output = new Option<string>("--output", "-o") { Description = "Model file to write. Default model.safetensors.", DefaultValueFactory = _ => "model.safetensors" };
+        var command = new Command("train", "Train RRM on images with image-level labels (a VOC folder or an image folder + labels CSV) and write the model file.")
+        {
+            backbone, weights, width, iterations, batch, crop, lr, momentum, warmup, checkpoint, checkpointInterval, output,
+        };
+        var data = DatasetOptions.AddTo(command, withMasks: false, withClasses: true);
+        var common = CommonOptions.AddTo(command);
+        command.SetAction(parse => Cli.Guard(() =>
+        {
+            var settings = common.Read(parse);
+            settings.Apply();
+            var options = new RrmTrainingOptions
+            {
+                Backbone = parse.GetValue(backbone),
+                PretrainedWeightsPath = parse.GetValue(weights),
+                BackboneWidth = parse.GetValue(width),
+                Iterations = parse.GetValue(iterations),
+                BatchSize = parse.GetValue(batch),
+                CropSize = parse.GetValue(crop),
+                BaseLearningRate = parse.GetValue(lr),
+                Momentum = parse.GetValue(momentum),
+                ClassificationWarmupFraction = parse.GetValue(warmup),
+                CheckpointPath = parse.GetValue(checkpoint),
+                CheckpointInterval = parse.GetValue(checkpointInterval),
+                Threads = settings.ThreadCount,
+                Device = settings.Device,
+                Seed = settings.Seed,
+            };
+            if (options.PretrainedWeightsPath is { } w && !File.Exists(w))
+            {
+                throw new FileNotFoundException($"--weights: file not found: {Path.GetFullPath(w)}");
+            }
+
+            options.Validate();
+            string modelPath = Path.GetFullPath(parse.GetValue(output)!);
+            var dataset = data.Load(parse);
+            Console.WriteLine($"train: {dataset.Count} images, {dataset.ClassNames.Count} classes, {options.Backbone}{(options.PretrainedWeightsPath is null ? " (random init)" : $" from {options.PretrainedWeightsPath}")}, {options.Iterations} iterations x {options.BatchSize}, crop {options.CropSize}, device {settings.Device}, {settings.ThreadCount} threads");
+            using var cancel = new CancellationTokenSource();
+            using var ctrlC = Cli.CancelOnCtrlC(cancel);
+            var clock = Stopwatch.StartNew();
+            var run = new TrainingRun();
+            try
+            {
+                using var model = run.Train(options, WeakDataset.From(dataset), new ProgressDisplay(settings.NoProgress), cancel.Token);
+                model.Save(modelPath);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine(options.CheckpointPath is null
+                    ? "cancelled; nothing saved (use --checkpoint to keep progress)."
+                    : $"cancelled; checkpoint kept: {Path.GetFullPath(options.CheckpointPath)} (run the same command to resume).");
+                return Cli.CancelledExitCode;
+            }
+
+            var last = run.History.Count > 0 ? run.History[^1] : null;
+            Console.WriteLine(FormattableString.Invariant($"trained in {clock.Elapsed.TotalSeconds:F0} s{(last is null ? string.Empty : $", final loss {last.Loss:F4}")}; model: {modelPath}"));
+            return 0;
+        }));
+        return command;
+    }
+}

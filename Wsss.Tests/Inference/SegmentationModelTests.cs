@@ -1,0 +1,173 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Wsss.Imaging;
+using Wsss.Inference;
+using Wsss.Seeds;
+
+namespace Wsss.Tests.Inference;
+
+[TestClass]
+public sealed class SegmentationModelTests
+{
+    private static SegmentationModel model = null!;
+    private static string modelPath = null!;
+
+    [ClassInitialize]
+    public static void Init(TestContext context)
+    {
+        using var trained = TinyModel.Train();
+        modelPath = Path.Combine(Path.GetTempPath(), $"wsss-inference-{Guid.NewGuid():N}.safetensors");
+        trained.Save(modelPath);
+        model = SegmentationModel.Load(modelPath);
+    }
+
+    [ClassCleanup]
+    public static void Cleanup()
+    {
+        model?.Dispose();
+        File.Delete(modelPath);
+    }
+
+    [TestMethod]
+    public void ConcurrentPredictionsEqualSequentialOnes()
+    {
+        var images = Enumerable.Range(0, 16).Select(i => TinyModel.Data[i].Image).ToArray();
+        var options = new PredictionOptions { Scales = [0.75, 1.0], Flip = true, UseCrf = true };
+        var sequential = images.Select(im => model.Predict(im, options).Mask.Labels).ToArray();
+        Assert.IsTrue(sequential.Select(m => Convert.ToBase64String(m)).Distinct().Count() > 1, "the masks should depend on the image");
+
+        var concurrent = new byte[8][][];
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var threads = Enumerable.Range(0, 8).Select(t => new Thread(() =>
+        {
+            try
+            {
+                // Each thread predicts every image, in its own order, so predictions overlap in many combinations.
+                concurrent[t] = new byte[images.Length][];
+                for (int k = 0; k < images.Length; k++)
+                {
+                    int i = (k + (t * 3)) % images.Length;
+                    concurrent[t][i] = model.Predict(images[i], options).Mask.Labels;
+                }
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e);
+            }
+        })).ToArray();
+        foreach (var thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        Assert.IsEmpty(failures, string.Join("; ", failures.Select(e => e.Message)));
+        for (int t = 0; t < 8; t++)
+        {
+            for (int i = 0; i < images.Length; i++)
+            {
+                CollectionAssert.AreEqual(sequential[i], concurrent[t][i], $"thread {t}, image {i}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void ConcurrentCamsAndSeedsEqualSequentialOnes()
+    {
+        var samples = Enumerable.Range(0, 8).Select(i => TinyModel.Data[i]).ToArray();
+        var cams = samples.Select(s => model.ClassActivationMaps(s.Image, s.Labels)).ToArray();
+        var seeds = samples.Select(s => model.ReliableSeeds(s.Image, s.Labels, threads: 1).Labels).ToArray();
+        var results = new (float[] Cams, byte[] Seeds)[samples.Length];
+        Parallel.For(0, samples.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+            results[i] = (model.ClassActivationMaps(samples[i].Image, samples[i].Labels), model.ReliableSeeds(samples[i].Image, samples[i].Labels, threads: 1).Labels));
+        for (int i = 0; i < samples.Length; i++)
+        {
+            CollectionAssert.AreEqual(cams[i], results[i].Cams, $"CAMs of image {i}");
+            CollectionAssert.AreEqual(seeds[i], results[i].Seeds, $"seeds of image {i}");
+        }
+    }
+
+    [TestMethod]
+    public void CamsAreNormalisedAndZeroForAbsentClasses()
+    {
+        int classes = model.ClassNames.Count;
+        foreach (var sample in TinyModel.Data.Take(6))
+        {
+            float[] cams = model.ClassActivationMaps(sample.Image, sample.Labels);
+            int plane = sample.Image.Height * sample.Image.Width;
+            Assert.HasCount(classes * plane, cams);
+            for (int c = 0; c < classes; c++)
+            {
+                var map = cams.AsSpan(c * plane, plane).ToArray();
+                Assert.IsTrue(map.All(v => v >= 0f && v <= 1f), $"class {c} values in [0, 1]");
+                if (!sample.Labels.Contains(c))
+                {
+                    Assert.IsTrue(map.All(v => v == 0f), $"absent class {c} must be zero");
+                }
+                else if (map.Max() > 0)
+                {
+                    Assert.AreEqual(1f, map.Max(), 1e-3f, $"present class {c} peaks at 1");
+                }
+            }
+        }
+    }
+
+    [TestMethod]
+    public void SeedsAndPseudoMasksUseOnlyLabelledClasses()
+    {
+        bool sawIgnore = false, sawForeground = false;
+        foreach (var sample in TinyModel.Data.Take(8))
+        {
+            var allowed = sample.Labels.Select(c => (byte)(c + 1)).Append((byte)0).ToHashSet();
+            var seeds = model.ReliableSeeds(sample.Image, sample.Labels, new ReliableSeedOptions());
+            Assert.AreEqual(sample.Image.Height, seeds.Height);
+            foreach (byte v in seeds.Labels)
+            {
+                Assert.IsTrue(v == SegmentationMask.Ignore || allowed.Contains(v), $"seed value {v} for labels [{string.Join(",", sample.Labels)}]");
+                sawIgnore |= v == SegmentationMask.Ignore;
+            }
+
+            var pseudo = model.PseudoMask(sample.Image, sample.Labels, new PredictionOptions { UseCrf = true, IncludeProbabilities = true });
+            foreach (byte v in pseudo.Mask.Labels)
+            {
+                Assert.IsTrue(allowed.Contains(v), $"pseudo-mask value {v} for labels [{string.Join(",", sample.Labels)}]");
+                sawForeground |= v != 0;
+            }
+
+            int plane = sample.Image.Height * sample.Image.Width;
+            for (int c = 1; c <= model.ClassNames.Count; c++)
+            {
+                if (!allowed.Contains((byte)c))
+                {
+                    Assert.IsTrue(pseudo.Probabilities!.AsSpan(c * plane, plane).ToArray().All(p => p == 0f), $"absent class {c} has zero probability");
+                }
+            }
+        }
+
+        Assert.IsTrue(sawIgnore, "some seed pixels should be unreliable");
+        Assert.IsTrue(sawForeground, "some pseudo-mask pixels should be foreground");
+    }
+
+    [TestMethod]
+    public void PseudoMaskWithEveryLabelAndNoCrfIsThePrediction()
+    {
+        int[] all = Enumerable.Range(0, model.ClassNames.Count).ToArray();
+        foreach (var sample in TinyModel.Data.Take(4))
+        {
+            var predicted = model.Predict(sample.Image).Mask.Labels;
+            var pseudo = model.PseudoMask(sample.Image, all, new PredictionOptions()).Mask.Labels;
+            CollectionAssert.AreEqual(predicted, pseudo);
+        }
+    }
+
+    [TestMethod]
+    public void UnknownClassIndexIsRejected()
+    {
+        var image = TinyModel.Data[0].Image;
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.ClassActivationMaps(image, [model.ClassNames.Count]));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => model.PseudoMask(image, [-1]));
+    }
+}
