@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common.h"
+#include "omp_team.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -16,22 +17,6 @@
 namespace wsss {
 
 namespace {
-
-inline int team_index() {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-inline int team_size() {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 
 // exp for 4 floats (Cephes polynomial, relative error about 2e-7): the softmax over labels costs as
 // much as the filtering otherwise.

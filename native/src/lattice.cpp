@@ -1,4 +1,5 @@
 #include "lattice.h"
+#include "omp_team.h"
 
 #include <immintrin.h>
 
@@ -73,22 +74,6 @@ inline void scatter_point_any(int64_t p, int d1, const int32_t* off, const float
         default:
             break;
     }
-}
-
-inline int team_index() {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-inline int team_size() {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
 }
 
 template <int V>
