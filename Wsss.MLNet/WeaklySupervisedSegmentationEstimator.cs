@@ -55,13 +55,7 @@ public sealed class WeaklySupervisedSegmentationEstimator : IEstimator<WeaklySup
         ArgumentNullException.ThrowIfNull(inputSchema);
         ImageColumn.Check(inputSchema, options.ImagePathColumnName);
         LabelsColumn.Check(inputSchema, options.LabelsColumnName);
-        return SchemaShapes.Append(catalog, inputSchema, typeof(SegmentationColumns), new Dictionary<string, string?>
-        {
-            [nameof(SegmentationColumns.PredictedMask)] = options.PredictedMaskColumnName,
-            [nameof(SegmentationColumns.MaskHeight)] = options.MaskHeightColumnName,
-            [nameof(SegmentationColumns.MaskWidth)] = options.MaskWidthColumnName,
-            [nameof(SegmentationColumns.ClassProbabilities)] = options.OutputClassProbabilities ? options.ClassProbabilitiesColumnName : null,
-        });
+        return SchemaShapes.Append(catalog, inputSchema, typeof(SegmentationColumns), SegmentationColumns.Names(options));
     }
 
     /// <summary>Reads the images and labels, trains, and returns the fitted transformer.</summary>
@@ -71,6 +65,7 @@ public sealed class WeaklySupervisedSegmentationEstimator : IEstimator<WeaklySup
     public WeaklySupervisedSegmentationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        _ = WeaklySupervisedSegmentationTransformer.ToPredictionOptions(options); // bad prediction settings fail before training, not after
         using var log = new ContextLog(options.Context);
         var image = ImageColumn.Bind(input.Schema, options.ImagePathColumnName, options.ImageFolder);
         var labels = LabelsColumn.Bind(input.Schema, options.LabelsColumnName, options.LabelSeparators);

@@ -37,6 +37,9 @@ public class SegmentationPredictionOptions
     /// <summary>Whether to refine masks with the dense CRF. Default false.</summary>
     public bool PredictionUseCrf { get; set; }
 
+    /// <summary>CRF settings when <see cref="PredictionUseCrf"/>. Default null: RRM's inference CRF (<see cref="Seeds.DenseCrfOptions.Inference"/>).</summary>
+    public Seeds.DenseCrfOptions? PredictionCrf { get; set; }
+
     /// <summary>Where the network runs. Default <see cref="DeviceKind.Auto"/>.</summary>
     public DeviceKind Device { get; set; } = DeviceKind.Auto;
 

@@ -28,13 +28,23 @@ public sealed class WeaklySupervisedSegmentationTransformer : ITransformer, IDis
     {
         Model = model;
         this.options = options;
-        prediction = new PredictionOptions
+        prediction = ToPredictionOptions(options);
+    }
+
+    /// <summary>The core library's prediction settings for <paramref name="options"/>, validated.</summary>
+    /// <exception cref="ArgumentException">No scale, or a scale that is not positive and finite.</exception>
+    internal static PredictionOptions ToPredictionOptions(SegmentationPredictionOptions options)
+    {
+        var prediction = new PredictionOptions
         {
-            Scales = options.PredictionScales.ToArray(),
+            Scales = options.PredictionScales?.ToArray()!,
             Flip = options.PredictionFlip,
             UseCrf = options.PredictionUseCrf,
+            Crf = options.PredictionCrf ?? Seeds.DenseCrfOptions.Inference,
             IncludeProbabilities = options.OutputClassProbabilities,
         };
+        prediction.Validate();
+        return prediction;
     }
 
     /// <summary>The trained model (owned by this transformer).</summary>
@@ -71,7 +81,9 @@ public sealed class WeaklySupervisedSegmentationTransformer : ITransformer, IDis
     public static WeaklySupervisedSegmentationTransformer Load(string path, SegmentationPredictionOptions? options = null)
     {
         options ??= new SegmentationPredictionOptions();
-        var device = DeviceSelection.Resolve(options.Device, options.GpuDeviceId, options.FallbackToCpu, options.Context);
+        _ = ToPredictionOptions(options);
+        using var log = new ContextLog(options.Context);
+        var device = DeviceSelection.Resolve(options.Device, options.GpuDeviceId, options.FallbackToCpu, options.Context, log.Info);
         return new WeaklySupervisedSegmentationTransformer(SegmentationModel.Load(path, device), options);
     }
 

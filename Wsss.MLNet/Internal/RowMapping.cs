@@ -127,7 +127,7 @@ internal sealed class MappedRow : DataViewRowCursor
     private readonly RowMapping mapping;
     private readonly DataViewRow input;
     private readonly bool[] active;
-    private readonly RowComputer computer;
+    private RowComputer? computer;
 
     public MappedRow(RowMapping mapping, DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns)
     {
@@ -138,8 +138,6 @@ internal sealed class MappedRow : DataViewRowCursor
         {
             active[column.Index] = true;
         }
-
-        computer = mapping.CreateComputer(input);
     }
 
     public override DataViewSchema Schema => mapping.OutputSchema;
@@ -165,6 +163,9 @@ internal sealed class MappedRow : DataViewRowCursor
             throw new InvalidOperationException($"Column '{column.Name}' was not requested as active, so it cannot be read.");
         }
 
+        // Created on the first added getter: the computer binds the source getters, which are only active
+        // on the input when an added column was requested.
+        computer ??= mapping.CreateComputer(input);
         Delegate getter = computer.GetGetter(column.Index - mapping.InputSchema.Count);
         return getter as ValueGetter<TValue> ?? throw new InvalidOperationException(
             $"Column '{column.Name}' holds {column.Type}; it cannot be read as {typeof(TValue).Name}.");

@@ -59,6 +59,15 @@ internal sealed class SegmentationColumns
     public int MaskHeight { get; set; }
     public int MaskWidth { get; set; }
     public float[] ClassProbabilities { get; set; } = [];
+
+    /// <summary>The configured names of these columns (null drops the optional probabilities).</summary>
+    public static Dictionary<string, string?> Names(SegmentationPredictionOptions options) => new()
+    {
+        [nameof(PredictedMask)] = options.PredictedMaskColumnName,
+        [nameof(MaskHeight)] = options.MaskHeightColumnName,
+        [nameof(MaskWidth)] = options.MaskWidthColumnName,
+        [nameof(ClassProbabilities)] = options.OutputClassProbabilities ? options.ClassProbabilitiesColumnName : null,
+    };
 }
 
 /// <summary>Mirror of the columns the image-loading transform adds.</summary>
@@ -67,4 +76,14 @@ internal sealed class DecodedImageColumns
     public byte[] Image { get; set; } = [];
     public int ImageHeight { get; set; }
     public int ImageWidth { get; set; }
+}
+
+/// <summary>Mirror of the columns the seeds transform adds.</summary>
+internal sealed class SeedColumns
+{
+    public float[] ClassActivationMaps { get; set; } = [];
+    public uint[] ReliableSeeds { get; set; } = [];
+    public uint[] PseudoMask { get; set; } = [];
+    public int MaskHeight { get; set; }
+    public int MaskWidth { get; set; }
 }
