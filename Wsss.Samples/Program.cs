@@ -19,5 +19,33 @@ demo.SetAction(parse => Cli.Guard(() =>
 }));
 root.Subcommands.Add(demo);
 
+// bench NAME [args...]: runs Wsss.Samples.Bench.{Name}Benchmark.Run(args), found by type name.
+var benchName = new Argument<string>("name") { Description = "Benchmark name (e.g. seeds, training)." };
+var benchArgs = new Argument<string[]>("args") { Description = "Arguments for the benchmark.", Arity = ArgumentArity.ZeroOrMore };
+var bench = new Command("bench", "Runs a benchmark from Wsss.Samples/Bench by name.") { benchName, benchArgs };
+bench.TreatUnmatchedTokensAsErrors = false;
+bench.SetAction(parse => Cli.Guard(() =>
+{
+    string name = parse.GetValue(benchName)!;
+    var type = typeof(Cli).Assembly.GetTypes().FirstOrDefault(t =>
+        t.Namespace == "Wsss.Samples.Bench" && t.Name.Equals(name + "Benchmark", StringComparison.OrdinalIgnoreCase));
+    var run = type?.GetMethod("Run", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static, [typeof(string[])]);
+    if (run is null)
+    {
+        return Cli.Fail($"no benchmark named '{name}'");
+    }
+
+    string[] rest = [.. parse.GetValue(benchArgs) ?? [], .. parse.UnmatchedTokens];
+    try
+    {
+        return (int)run.Invoke(null, [rest])!;
+    }
+    catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
+    {
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+        throw;
+    }
+}));
+root.Subcommands.Add(bench);
 
 return root.Parse(args).Invoke();

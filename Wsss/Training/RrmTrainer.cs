@@ -55,7 +55,7 @@ public sealed class RrmTrainer
         device.EnsureAvailable();
         int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         Torch.Torch.Threads = threads;
-        Torch.Torch.ConfigureAllocator();
+        Torch.Torch.ConfigureAllocatorUnlessConfigured();
         Torch.Torch.ManualSeed((ulong)(uint)options.Seed);
 
         int classes = data.ClassNames.Count;
