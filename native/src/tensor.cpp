@@ -245,6 +245,13 @@ WSSS_EXPORT int32_t wsss_tensor_contiguous(const wsss_tensor* t, wsss_tensor** o
     return wsss::guarded([&] { *out = wrap(ref(t).contiguous()); });
 }
 
+WSSS_EXPORT int32_t wsss_tensor_channels_last(const wsss_tensor* t, wsss_tensor** out) {
+    return wsss::guarded([&] {
+        if (ref(t).dim() != 4) throw std::invalid_argument("channels-last needs a 4-d tensor, got " + c10::str(ref(t).sizes()));
+        *out = wrap(ref(t).contiguous(at::MemoryFormat::ChannelsLast));
+    });
+}
+
 WSSS_EXPORT int32_t wsss_tensor_set_data(wsss_tensor* t, const wsss_tensor* src) {
     return wsss::guarded([&] {
         if (t == nullptr) throw std::invalid_argument("a required tensor argument is null");
