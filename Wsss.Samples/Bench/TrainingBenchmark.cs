@@ -136,6 +136,12 @@ internal static class TrainingBenchmark
             Console.WriteLine(FormattableString.Invariant($"  network part + CE/classification       {network + ceAndCls,10:F1} ms   (ours, same in both)"));
             Console.WriteLine(FormattableString.Invariant($"  reference step                         {reference,10:F1} ms"));
             Console.WriteLine(FormattableString.Invariant($"  our whole step                         {whole,10:F1} ms   -> {whole / reference:F2}x the reference's (goal <= 0.5: {(whole / reference <= 0.5 ? "met" : "NOT met")})"));
+            if (torch is not null && torchNetwork is { } tnet)
+            {
+                // The reference code runs its network in PyTorch: the same model with PyTorch's network part and losses.
+                double torchReference = tnet + torch["losses"] + r.SeedsSequential1 + r.Energy1;
+                Console.WriteLine(FormattableString.Invariant($"  with PyTorch's network part and CE/classification: reference step {torchReference:F1} ms -> ours {whole / torchReference:F2}x (goal <= 0.5: {(whole / torchReference <= 0.5 ? "met" : "NOT met")})"));
+            }
         }
 
         Console.WriteLine($"Load average at end: {LoadAverage()}");
