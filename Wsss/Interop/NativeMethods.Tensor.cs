@@ -52,6 +52,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)] internal static partial int wsss_tensor_to(TensorHandle t, int dtype, int deviceType, int deviceIndex, out nint result);
     [LibraryImport(Library)] internal static partial int wsss_tensor_clone(TensorHandle t, out nint result);
     [LibraryImport(Library)] internal static partial int wsss_tensor_contiguous(TensorHandle t, out nint result);
+    [LibraryImport(Library)] internal static partial int wsss_tensor_channels_last(TensorHandle t, out nint result);
     [LibraryImport(Library)] internal static partial int wsss_tensor_set_data(TensorHandle t, TensorHandle source);
 
     // ---- elementwise

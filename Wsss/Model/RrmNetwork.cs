@@ -72,15 +72,47 @@ public sealed class RrmNetwork : Module
     /// <summary>Runs both branches on normalised images (N, 3, H, W).</summary>
     public RrmOutput Forward(Tensor images)
     {
-        using var features = Backbone.Forward(images);
-        return new RrmOutput(Classifier.Logits(features), Classifier.Cam(features), Segmentation.Forward(features));
+        Tensor input = CpuChannelsLast(images);
+        try
+        {
+            using var features = Backbone.Forward(input);
+            return new RrmOutput(Classifier.Logits(features), Classifier.Cam(features), Segmentation.Forward(features));
+        }
+        finally
+        {
+            DisposeIfNew(input, images);
+        }
     }
 
     /// <summary>The CAMs (N, C, h, w) only, at feature resolution (no segmentation branch).</summary>
     public Tensor ForwardCam(Tensor images)
     {
-        using var features = Backbone.Forward(images);
-        return Classifier.Cam(features);
+        Tensor input = CpuChannelsLast(images);
+        try
+        {
+            using var features = Backbone.Forward(input);
+            return Classifier.Cam(features);
+        }
+        finally
+        {
+            DisposeIfNew(input, images);
+        }
+    }
+
+    // On the CPU, oneDNN runs NHWC convolutions without reordering each layer's input and output to its
+    // blocked layout and back: MobileNetV1 0.75 forward at 4 x 321 x 321 took about half the time (same
+    // values). Outputs stay channels-last; reading them (CopyTo, ToArray) makes them contiguous.
+    private static Tensor CpuChannelsLast(Tensor images) =>
+        images.Device.Type == DeviceType.Cpu && images.Dimensions == 4 && images.DType == DType.Float32
+            ? images.ToChannelsLast()
+            : images;
+
+    private static void DisposeIfNew(Tensor input, Tensor images)
+    {
+        if (!ReferenceEquals(input, images))
+        {
+            input.Dispose();
+        }
     }
 
     /// <summary>

@@ -185,6 +185,12 @@ public sealed partial class Tensor : IDisposable
     /// <summary>This tensor in contiguous row-major memory (a copy only when needed).</summary>
     public Tensor Contiguous() => Wrap(NativeMethods.wsss_tensor_contiguous(Handle, out nint r), r);
 
+    /// <summary>
+    /// The same 4-d tensor stored channels-last (NHWC); shape and indexing are unchanged. oneDNN convolves
+    /// such tensors without converting every layer's input and output, and convolution outputs keep the order.
+    /// </summary>
+    internal Tensor ToChannelsLast() => Wrap(NativeMethods.wsss_tensor_channels_last(Handle, out nint r), r);
+
     /// <summary>Replaces this tensor's data with <paramref name="source"/>'s (same handle), e.g. to move a parameter.</summary>
     public void SetData(Tensor source)
     {

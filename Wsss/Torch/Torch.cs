@@ -163,7 +163,9 @@ public static class Torch
     /// <summary>
     /// Tunes glibc's allocator for libtorch's large, short-lived buffers: freed blocks stay in the heap
     /// instead of going back to the kernel, which otherwise costs page faults on every step. Values are in
-    /// bytes; a negative value leaves that setting alone. Called once by the trainer; process-wide.
+    /// bytes; a negative value leaves that setting alone. Process-wide. The trainer applies the defaults
+    /// unless the process already called this method, so a caller's own settings (or an explicit
+    /// "leave everything alone" with -1, -1, -1) win.
     /// </summary>
     public static void ConfigureAllocator(long mmapThreshold = 32L << 20, long trimThreshold = 1L << 30, long topPad = 64L << 20)
     {
@@ -171,7 +173,20 @@ public static class Torch
         {
             NativeMethods.Check(NativeMethods.wsss_configure_allocator(mmapThreshold, trimThreshold, topPad));
         }
+
+        Volatile.Write(ref allocatorConfigured, 1);
     }
+
+    /// <summary>Applies <see cref="ConfigureAllocator"/>'s defaults unless it was already called in this process.</summary>
+    internal static void ConfigureAllocatorUnlessConfigured()
+    {
+        if (Volatile.Read(ref allocatorConfigured) == 0)
+        {
+            ConfigureAllocator();
+        }
+    }
+
+    private static int allocatorConfigured;
 }
 
 /// <summary>Restores the previous gradient mode when disposed (per thread).</summary>

@@ -55,7 +55,7 @@ public sealed class RrmTrainer
         device.EnsureAvailable();
         int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         Torch.Torch.Threads = threads;
-        Torch.Torch.ConfigureAllocator();
+        Torch.Torch.ConfigureAllocatorUnlessConfigured();
         Torch.Torch.ManualSeed((ulong)(uint)options.Seed);
 
         int classes = data.ClassNames.Count;
@@ -123,13 +123,15 @@ public sealed class RrmTrainer
     {
         private readonly int classes = data.ClassNames.Count;
         private readonly Dictionary<int, int[]> epochOrders = new();
+        private float[] camValues = [];
 
         public void Run(int start, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
         {
             int total = options.Iterations;
             int warmupEnd = (int)Math.Floor(options.ClassificationWarmupFraction * total);
             using var seeds = new ReliableSeeds(options.Seeds, threads);
-            using var energy = new DenseEnergyLoss(options.Energy);
+            // The trainer's thread count governs all of its CPU work, the energy loss's lattices included.
+            using var energy = new DenseEnergyLoss(options.Energy.Threads == 0 ? options.Energy with { Threads = threads } : options.Energy);
             network.Train();
             var clock = Stopwatch.StartNew();
             Task<Batch>? next = start < total ? Task.Run(() => PrepareBatch(start), cancellationToken) : null;
@@ -189,7 +191,15 @@ public sealed class RrmTrainer
             if (withSeeds)
             {
                 var cams = network.MultiScaleCam(images, labels, output.Cam, options.CamScales);
-                float[] camValues = cams.To(Device.Cpu).ToArray<float>();
+                // One reused buffer: a fresh 33 MB array per step (batch 4, 20 classes, 321x321) cost a
+                // large-object allocation, its zeroing and frequent gen-2 collections.
+                long camCount = cams.NumberOfElements;
+                if (camValues.Length != camCount)
+                {
+                    camValues = new float[camCount];
+                }
+
+                cams.To(Device.Cpu).CopyTo<float>(camValues);
                 tCam = Lap(watch);
 
                 byte[] seedMap = ComputeSeeds(batch, camValues, seeds);
@@ -212,12 +222,15 @@ public sealed class RrmTrainer
                 tSeeds = Lap(watch);
 
                 var seedTensor = Torch.Torch.FromArray<byte>(seedMap, [n, s, s], device).To(DType.Int64);
-                var ce = SeededCrossEntropy.Compute(output.SegmentationLogits, seedTensor);
+                // Upsampled once for both losses (the cross-entropy skips its own interpolation when the
+                // sizes match): same values, one bilinear pass and its backward saved.
+                var upsampledLogits = F.Interpolate(output.SegmentationLogits, s, s, InterpolationMode.Bilinear);
+                var ce = SeededCrossEntropy.Compute(upsampledLogits, seedTensor);
                 seedLoss = ce.Total;
                 total = total + (seedLoss * options.SeedLossWeight);
                 if (options.EnergyLossWeight > 0)
                 {
-                    var probabilities = F.Softmax(F.Interpolate(output.SegmentationLogits, s, s, InterpolationMode.Bilinear), 1);
+                    var probabilities = F.Softmax(upsampledLogits, 1);
                     var cropMask = Torch.Torch.FromArray<byte>(batch.Valid.SelectMany(v => v).ToArray(), [n, s, s], device).To(DType.Float32);
                     energyLoss = energy.Forward(probabilities, batch.Crops, seedTensor, cropMask);
                     total = total + (energyLoss * options.EnergyLossWeight);

@@ -45,6 +45,8 @@ int32_t wsss_tensor_to(const wsss_tensor* t, int32_t dtype, int32_t device_type,
                        wsss_tensor** out);
 int32_t wsss_tensor_clone(const wsss_tensor* t, wsss_tensor** out);
 int32_t wsss_tensor_contiguous(const wsss_tensor* t, wsss_tensor** out);
+/* The same values in channels-last (NHWC) memory order; shape and indexing unchanged. 4-d only. */
+int32_t wsss_tensor_channels_last(const wsss_tensor* t, wsss_tensor** out);
 /* Replaces t's storage by src's data in place (keeps the handle: parameters moved to another device). */
 int32_t wsss_tensor_set_data(wsss_tensor* t, const wsss_tensor* src);
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "conv_depthwise.h"
 
 struct wsss_tensor : at::Tensor {
     explicit wsss_tensor(at::Tensor t) : at::Tensor(std::move(t)) {}
@@ -244,6 +245,13 @@ WSSS_EXPORT int32_t wsss_tensor_contiguous(const wsss_tensor* t, wsss_tensor** o
     return wsss::guarded([&] { *out = wrap(ref(t).contiguous()); });
 }
 
+WSSS_EXPORT int32_t wsss_tensor_channels_last(const wsss_tensor* t, wsss_tensor** out) {
+    return wsss::guarded([&] {
+        if (ref(t).dim() != 4) throw std::invalid_argument("channels-last needs a 4-d tensor, got " + c10::str(ref(t).sizes()));
+        *out = wrap(ref(t).contiguous(at::MemoryFormat::ChannelsLast));
+    });
+}
+
 WSSS_EXPORT int32_t wsss_tensor_set_data(wsss_tensor* t, const wsss_tensor* src) {
     return wsss::guarded([&] {
         if (t == nullptr) throw std::invalid_argument("a required tensor argument is null");
@@ -450,8 +458,15 @@ WSSS_EXPORT int32_t wsss_conv2d(const wsss_tensor* x, const wsss_tensor* weight,
                                 const int64_t* stride, const int64_t* padding, const int64_t* dilation, int64_t groups,
                                 wsss_tensor** out) {
     return wsss::guarded([&] {
-        *out = wrap(at::conv2d(ref(x), ref(weight), opt(bias), dims(stride, 2), dims(padding, 2), dims(dilation, 2),
-                               groups));
+        const auto st = dims(stride, 2), pad = dims(padding, 2), dil = dims(dilation, 2);
+        if (wsss::use_fast_depthwise_dilated(ref(x), ref(weight), st, pad, dil, groups)) {
+            // oneDNN's backward of dilated depthwise convolutions is very slow: see conv_depthwise.cpp.
+            at::Tensor y = wsss::depthwise_dilated_conv2d(ref(x), ref(weight), pad, dil);
+            const at::Tensor b = opt(bias);
+            *out = wrap(b.defined() ? y + b.view({1, -1, 1, 1}) : y);
+            return;
+        }
+        *out = wrap(at::conv2d(ref(x), ref(weight), opt(bias), st, pad, dil, groups));
     });
 }
 
