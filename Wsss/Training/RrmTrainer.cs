@@ -188,8 +188,13 @@ public sealed class RrmTrainer
             Tensor? seedLoss = null, energyLoss = null;
             if (withSeeds)
             {
-                var cams = network.MultiScaleCam(images, labels, output.Cam, options.CamScales);
-                float[] camValues = cams.To(Device.Cpu).ToArray<float>();
+                float[] camValues;
+                using (new RunningStatisticsGuard(network))
+                {
+                    var cams = network.MultiScaleCam(images, labels, output.Cam, options.CamScales);
+                    camValues = cams.To(Device.Cpu).ToArray<float>();
+                }
+
                 tCam = Lap(watch);
 
                 byte[] seedMap = ComputeSeeds(batch, camValues, seeds);
@@ -350,6 +355,46 @@ public sealed class RrmTrainer
             double ms = watch.Elapsed.TotalMilliseconds;
             watch.Restart();
             return ms;
+        }
+    }
+
+    /// <summary>
+    /// Restores the running statistics of every trained BatchNorm when disposed. The CAM-only forwards at
+    /// scales 0.5, 1.5 and 2 run in training mode (as the reference's), so a backbone that trains its
+    /// BatchNorm (SmallCnn) would otherwise fold three rescaled batches per step into the statistics that
+    /// inference uses, which then no longer match the scale-1 images of the training forward: the mIoU of the
+    /// predicted masks on the synthetic set drops markedly. The reference freezes BatchNorm, so for it (and
+    /// for our pretrained backbones) this is a no-op.
+    /// </summary>
+    private sealed class RunningStatisticsGuard : IDisposable
+    {
+        private readonly List<(Tensor Live, Tensor Saved)> saved = [];
+
+        public RunningStatisticsGuard(RrmNetwork network)
+        {
+            using var noGrad = Torch.Torch.NoGrad();
+            foreach (var (_, module) in network.NamedModules())
+            {
+                if (module is Torch.Nn.BatchNorm2d { Frozen: false } bn && bn.IsTraining)
+                {
+                    foreach (var t in new[] { bn.RunningMean, bn.RunningVar, bn.NumBatchesTracked })
+                    {
+                        saved.Add((t, t.Clone()));
+                    }
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            using var noGrad = Torch.Torch.NoGrad();
+            foreach (var (live, copy) in saved)
+            {
+                live.CopyFrom(copy);
+                copy.Dispose();
+            }
+
+            saved.Clear();
         }
     }
 
