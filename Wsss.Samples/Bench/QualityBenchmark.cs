@@ -153,7 +153,9 @@ internal static class QualityBenchmark
             {
                 const string sec = "synthetic RRM (SmallCnn)";
                 Row(sec, "training", $"{options.Iterations} it x {options.BatchSize}, wall {wall:F0} s, CPU {cpu:F0} s", "<= 5 min on a quiet 2-core machine");
-                weakHeldOut = Predicted(model, testImages, PredictionOptions.Default).MeanIoU;
+                var heldOut = Predicted(model, testImages, PredictionOptions.Default);
+                PrintMatrix("held-out predictions", heldOut);
+                weakHeldOut = heldOut.MeanIoU;
                 Row(sec, "mIoU final masks, held-out", F(weakHeldOut), ">= 0.85");
                 Row(sec, "mIoU final masks, training images", F(Predicted(model, trainImages, PredictionOptions.Default).MeanIoU), string.Empty);
                 if (s.InferenceCrf)
@@ -163,6 +165,7 @@ internal static class QualityBenchmark
                 }
 
                 var q = CamsAndSeeds(model, trainImages, options, thresholds: []);
+                PrintMatrix("seeds on training images", q.Seeds);
                 Row(sec, "seed precision (training images)", F(q.Seeds.SeedQuality.Precision), ">= 0.90");
                 Row(sec, "seed coverage (training images)", F(q.Seeds.SeedQuality.Coverage), "(report)");
                 Row(sec, "seed mIoU, labelled pixels only", F(q.SeedsLabelledOnly.MeanIoU), string.Empty);
@@ -418,6 +421,23 @@ internal static class QualityBenchmark
         }
 
         return options;
+    }
+
+    /// <summary>Per-class IoU and the confusion matrix as row shares (ground truth rows, prediction columns, last = 255).</summary>
+    private static void PrintMatrix(string title, ConfusionMatrix m)
+    {
+        Console.WriteLine($"  {title}: IoU per class {string.Join(" ", m.IoUs().Select(F))}");
+        for (int g = 0; g < m.ClassCount; g++)
+        {
+            long row = 0;
+            for (int p = 0; p <= m.ClassCount; p++)
+            {
+                row += m[g, p == m.ClassCount ? SegmentationMask.Ignore : p];
+            }
+
+            var shares = Enumerable.Range(0, m.ClassCount + 1).Select(p => F((double)m[g, p == m.ClassCount ? SegmentationMask.Ignore : p] / Math.Max(1, row)));
+            Console.WriteLine($"    gt {g}: {string.Join(" ", shares)}");
+        }
     }
 
     private static void Row(string section, string name, string value, string goal)

@@ -185,16 +185,15 @@ public sealed class RrmTrainer
             var cls = ClassificationLoss.Compute(output.ClassLogits, labels);
             Tensor total = cls * options.ClassificationLossWeight;
             double tCam = 0, tSeeds = 0, coverage = 0;
+            RunningStatisticsGuard? statistics = null;
             Tensor? seedLoss = null, energyLoss = null;
             if (withSeeds)
             {
-                float[] camValues;
-                using (new RunningStatisticsGuard(network))
-                {
-                    var cams = network.MultiScaleCam(images, labels, output.Cam, options.CamScales);
-                    camValues = cams.To(Device.Cpu).ToArray<float>();
-                }
-
+                // Restored only after the backward pass: the training forward saved these buffers for it, and
+                // writing them back earlier would trip autograd's version check.
+                statistics = new RunningStatisticsGuard(network);
+                var cams = network.MultiScaleCam(images, labels, output.Cam, options.CamScales);
+                float[] camValues = cams.To(Device.Cpu).ToArray<float>();
                 tCam = Lap(watch);
 
                 byte[] seedMap = ComputeSeeds(batch, camValues, seeds);
@@ -233,14 +232,22 @@ public sealed class RrmTrainer
             double seedValue = seedLoss?.Item() ?? 0;
             double energyValue = energyLoss?.Item() ?? 0;
             double totalValue = total.Item();
-            CheckFinite(iteration, "classification", clsValue);
-            CheckFinite(iteration, "seed", seedValue);
-            CheckFinite(iteration, "energy", energyValue);
-            CheckFinite(iteration, "total", totalValue);
-            double tLosses = Lap(watch);
+            double tLosses;
+            try
+            {
+                CheckFinite(iteration, "classification", clsValue);
+                CheckFinite(iteration, "seed", seedValue);
+                CheckFinite(iteration, "energy", energyValue);
+                CheckFinite(iteration, "total", totalValue);
+                tLosses = Lap(watch);
+                optimizer.ZeroGrad();
+                total.Backward();
+            }
+            finally
+            {
+                statistics?.Dispose();
+            }
 
-            optimizer.ZeroGrad();
-            total.Backward();
             double tBackward = Lap(watch);
             optimizer.Step();
             double tOptimizer = Lap(watch);
