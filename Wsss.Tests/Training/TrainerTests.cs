@@ -161,4 +161,20 @@ public sealed class TrainerTests
         var e = Assert.ThrowsExactly<Wsss.Model.Serialization.FileFormatException>(() => SegmentationModel.Load(dir.File("broken.wsss")));
         StringAssert.Contains(e.Message, "broken.wsss");
     }
+
+    [TestMethod]
+    public void CamForwardsLeaveTrainedBatchNormStatisticsAlone()
+    {
+        // SmallCnn trains its BatchNorm. Only the scale-1 training forward of each step may move the running
+        // statistics; the three CAM-only forwards (scales 0.5, 1.5, 2) of the seeded steps must not.
+        var options = Tiny(iterations: 4);
+        using var model = new RrmTrainer(options).Train(WeakDataset.From(Data));
+        var norms = model.Network.Backbone.NamedModules().Select(m => m.Value).OfType<Wsss.Torch.Nn.BatchNorm2d>().ToList();
+        Assert.IsTrue(norms.Count > 0);
+        Assert.IsFalse(norms[0].Frozen);
+        foreach (var bn in norms)
+        {
+            Assert.AreEqual(4.0, bn.NumBatchesTracked.Item(), "one training forward per iteration, none from the CAM forwards");
+        }
+    }
 }

@@ -52,6 +52,41 @@ internal static class Augmentation
         return new AugmentedImage(result, valid);
     }
 
+    /// <summary>
+    /// The same geometry as <see cref="Apply"/> (and the same random draws) for an image and its label map:
+    /// the labels are resized nearest and padding is labelled 255 (ignored), for the fully supervised
+    /// comparison trainer.
+    /// </summary>
+    public static (AugmentedImage Image, byte[] Labels) ApplyWithLabels(RgbImage image, byte[] labels, double scale, bool flip, int crop, Random rng)
+    {
+        int h = Math.Max(1, (int)Math.Round(image.Height * scale));
+        int w = Math.Max(1, (int)Math.Round(image.Width * scale));
+        byte[] scaledLabels = h == image.Height && w == image.Width ? labels : ImageResize.ResizePlane(labels, image.Height, image.Width, h, w, ResizeMode.Nearest);
+        var state = rng.Next();
+        var augmented = Apply(image, scale, flip, crop, new Random(state));
+        var rngCopy = new Random(state);
+        var (contTop, imgTop) = Place(h, crop, rngCopy);
+        var (contLeft, imgLeft) = Place(w, crop, rngCopy);
+        int ch = Math.Min(crop, h), cw = Math.Min(crop, w);
+        var result = new byte[crop * crop];
+        Array.Fill(result, (byte)255);
+        for (int y = 0; y < ch; y++)
+        {
+            for (int x = 0; x < cw; x++)
+            {
+                int sx = imgLeft + x;
+                if (flip)
+                {
+                    sx = w - 1 - sx;
+                }
+
+                result[((contTop + y) * crop) + contLeft + x] = scaledLabels[((imgTop + y) * w) + sx];
+            }
+        }
+
+        return (augmented, result);
+    }
+
     private static (int Container, int Image) Place(int size, int crop, Random rng)
     {
         int space = size - crop;

@@ -1,0 +1,574 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using Wsss.Data;
+using Wsss.Evaluation;
+using Wsss.Imaging;
+using Wsss.Inference;
+using Wsss.Model;
+using Wsss.Seeds;
+using Wsss.Torch;
+using Wsss.Training;
+
+namespace Wsss.Samples.Bench;
+
+/// <summary>
+/// Quality of the RRM trainer (issue 5 item 5), printed as a table of measured figures and goals.
+/// <list type="bullet">
+/// <item><c>synthetic</c>: SmallCnn from scratch on the synthetic set (3 classes, 96x96). mIoU of the predicted
+/// masks on held-out and on training images; the same network trained fully supervised on the true masks
+/// for the same CPU time, and the ratio; seed quality (precision / coverage of the reliable pixels of the
+/// final model's multi-scale CAMs + reliable seeds on the training images).</item>
+/// <item><c>ablations</c>: the synthetic run without the energy loss and without CRFs in the seeds.</item>
+/// <item><c>coco</c>: coco128-voc with the ImageNet MobileNetV1 0.75 backbone: CAM baseline (best background
+/// threshold of a sweep), reliable seeds, final masks, all on the training images.</item>
+/// <item><c>all</c>: the three.</item>
+/// </list>
+/// Usage: quality {synthetic|ablations|coco|all} [--iterations N] [--coco-iterations N] [--threads 2]
+/// [--set Option=Value ...] [--coco-set Option=Value ...] [--train N] [--test N] [--max-side 320] [--crf]
+/// [--no-supervised] [--data DIR] [--weights model.json].
+/// Times: wall clock and process CPU time (on a loaded machine the CPU time is the better guide).
+/// </summary>
+internal static class QualityBenchmark
+{
+    private static readonly List<(string Section, string Name, string Value, string Goal)> Rows = [];
+
+    public static int Run(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            return Usage("missing mode");
+        }
+
+        var settings = new Settings();
+        string mode = args[0];
+        for (int i = 1; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--iterations": settings.Iterations = Int(Next()); break;
+                case "--coco-iterations": settings.CocoIterations = Int(Next()); break;
+                case "--threads": settings.Threads = Int(Next()); break;
+                case "--train": settings.TrainCount = Int(Next()); break;
+                case "--test": settings.TestCount = Int(Next()); break;
+                case "--max-side": settings.MaxSide = Int(Next()); break;
+                case "--max-images": settings.MaxImages = Int(Next()); break;
+                case "--set": settings.Overrides.Add(Next()); break;
+                case "--coco-set": settings.CocoOverrides.Add(Next()); break;
+                case "--crf": settings.InferenceCrf = true; break;
+                case "--no-supervised": settings.Supervised = false; break;
+                case "--data": settings.CocoRoot = Next(); break;
+                case "--weights": settings.Weights = Next(); break;
+                default: return Usage($"unknown argument '{args[i]}'");
+            }
+        }
+
+        Torch.Torch.Threads = settings.Threads;
+        Console.WriteLine($"Quality benchmark '{mode}': {Environment.ProcessorCount} cores visible, {settings.Threads} threads, load average {LoadAverage()}.");
+        switch (mode)
+        {
+            case "synthetic": Synthetic(settings, ablations: false); break;
+            case "ablations": Synthetic(settings, ablations: true, main: false); break;
+            case "coco": Coco(settings); break;
+            case "all":
+                Synthetic(settings, ablations: true);
+                Coco(settings);
+                break;
+            default: return Usage($"unknown mode '{mode}'");
+        }
+
+        PrintTable();
+        return 0;
+    }
+
+    private static int Usage(string problem)
+    {
+        Console.Error.WriteLine($"{problem}. Usage: quality {{synthetic|ablations|coco|all}} [--iterations N] [--coco-iterations N] [--threads N] " +
+                                "[--set Option=Value] [--coco-set Option=Value] [--train N] [--test N] [--max-side N] [--crf] [--no-supervised] [--data DIR] [--weights model.json]");
+        return 2;
+    }
+
+    private sealed class Settings
+    {
+        public int Iterations { get; set; } = 750;
+
+        public int CocoIterations { get; set; } = 100;
+
+        public int Threads { get; set; } = 2;
+
+        public int TrainCount { get; set; } = 300;
+
+        public int TestCount { get; set; } = 100;
+
+        public int MaxSide { get; set; } = 320;
+
+        public int MaxImages { get; set; } = int.MaxValue;
+
+        public bool InferenceCrf { get; set; }
+
+        public bool Supervised { get; set; } = true;
+
+        public List<string> Overrides { get; } = [];
+
+        public List<string> CocoOverrides { get; } = [];
+
+        public string CocoRoot { get; set; } = Path.Combine("..", "shared", "data", "coco128-voc");
+
+        public string Weights { get; set; } = Path.Combine("..", "shared", "data", "weights", "mobilenet_v1_0.75_224", "model.json");
+    }
+
+    // ---------------------------------------------------------------- synthetic
+
+    /// <summary>
+    /// The synthetic recipe: SmallCnn from scratch, crop = image size, batch 8, lr 0.01 with momentum 0.9,
+    /// 30 % classification warm-up, and the energy loss scaled up by 40 for the 96-pixel crop (see
+    /// <see cref="EnergyScaleFor"/>).
+    /// </summary>
+    private static RrmTrainingOptions SyntheticOptions(Settings s) => Apply(new RrmTrainingOptions
+    {
+        EnergyLossWeight = 40,
+        Backbone = BackboneKind.SmallCnn,
+        Iterations = s.Iterations,
+        BatchSize = 8,
+        CropSize = 96,
+        BaseLearningRate = 0.01,
+        Momentum = 0.9,
+        ClassificationWarmupFraction = 0.3,
+        Threads = s.Threads,
+        Seed = 0,
+        ProgressInterval = 25,
+    }, s.Overrides);
+
+    /// <summary>
+    /// How much weaker the dense energy loss is, relative to the seeded cross-entropy, at crop
+    /// <paramref name="crop"/> than at the reference's 321 crop with the same weight (1e-7). Per pixel, the
+    /// energy's gradient grows with the Gaussian kernel's mass K (sxy 50 at half resolution, truncated by the
+    /// crop) while the cross-entropy's shrinks with the number of pixels P, so the balance goes as K * P:
+    /// about 66 at crop 96 and 3 at crop 225. The recipes use a little less than this factor (40 and 3).
+    /// </summary>
+    internal static double EnergyScaleFor(int crop)
+    {
+        static double Mass(int crop)
+        {
+            int half = crop / 2;
+            double oneD = 0;
+            for (int x = -half / 2; x < half - (half / 2); x++)
+            {
+                oneD += Math.Exp(-(x * (double)x) / (2 * 50.0 * 50.0));
+            }
+
+            return oneD * oneD;
+        }
+
+        return Mass(321) * 321.0 * 321.0 / (Mass(crop) * crop * (double)crop);
+    }
+
+    private static void Synthetic(Settings s, bool ablations, bool main = true)
+    {
+        var train = new SyntheticDataset(new SyntheticDatasetOptions { Seed = 0 }, s.TrainCount);
+        var test = new SyntheticDataset(new SyntheticDatasetOptions { Seed = 1 }, s.TestCount);
+        var trainImages = train.Cast<LabelledImage>().ToList();
+        var testImages = test.Cast<LabelledImage>().ToList();
+        var data = WeakDataset.From(train);
+        Console.WriteLine($"Synthetic: {train.Count} training / {test.Count} held-out images, 96x96, classes {string.Join(", ", train.ClassNames)}.");
+
+        double weakCpu = 0;
+        double weakHeldOut = double.NaN;
+        if (main)
+        {
+            var options = SyntheticOptions(s);
+            Console.WriteLine($"RRM options: {options.ToJson()}");
+            Console.WriteLine(FormattableString.Invariant($"Energy-to-seed-loss balance at crop {options.CropSize} vs 321: {EnergyScaleFor(options.CropSize):F1}x weaker at equal weight."));
+            var (model, wall, cpu) = TrainWeak(options, data);
+            weakCpu = cpu;
+            using (model)
+            {
+                const string sec = "synthetic RRM (SmallCnn)";
+                Row(sec, "training", $"{options.Iterations} it x {options.BatchSize}, wall {wall:F0} s, CPU {cpu:F0} s", "<= 5 min on a quiet 2-core machine");
+                var heldOut = Predicted(model, testImages, PredictionOptions.Default);
+                PrintMatrix("held-out predictions", heldOut);
+                weakHeldOut = heldOut.MeanIoU;
+                Row(sec, "mIoU final masks, held-out", F(weakHeldOut), ">= 0.85");
+                Row(sec, "mIoU final masks, training images", F(Predicted(model, trainImages, PredictionOptions.Default).MeanIoU), string.Empty);
+                if (s.InferenceCrf)
+                {
+                    var crf = new PredictionOptions { UseCrf = true };
+                    Row(sec, "mIoU final masks + CRF, held-out", F(Predicted(model, testImages, crf).MeanIoU), string.Empty);
+                }
+
+                var q = CamsAndSeeds(model, trainImages, options, thresholds: []);
+                PrintMatrix("seeds on training images", q.Seeds);
+                Row(sec, "seed precision (training images)", F(q.Seeds.SeedQuality.Precision), ">= 0.90");
+                Row(sec, "seed coverage (training images)", F(q.Seeds.SeedQuality.Coverage), "(report)");
+                Row(sec, "seed mIoU, labelled pixels only", F(q.SeedsLabelledOnly.MeanIoU), string.Empty);
+            }
+
+            if (s.Supervised)
+            {
+                var sup = SyntheticOptions(s);
+                sup.Iterations = options.Iterations * 20; // an upper bound; the CPU budget stops it
+                var clock = Stopwatch.StartNew();
+                double cpu0 = CpuSeconds();
+                var (supModel, done) = SupervisedTrainer.Train(data, sup, weakCpu, (it, loss) =>
+                {
+                    if (it % 100 == 0)
+                    {
+                        Console.Error.WriteLine(FormattableString.Invariant($"  supervised it {it}, CE {loss:F4}, CPU {CpuSeconds() - cpu0:F0} s"));
+                    }
+                });
+                using (supModel)
+                {
+                    const string sec = "synthetic fully supervised (same net, same CPU time)";
+                    double supCpu = CpuSeconds() - cpu0;
+                    Row(sec, "training", $"{done} it x {sup.BatchSize}, wall {clock.Elapsed.TotalSeconds:F0} s, CPU {supCpu:F0} s", "same CPU time as RRM");
+                    double full = Predicted(supModel, testImages, PredictionOptions.Default).MeanIoU;
+                    Row(sec, "mIoU, held-out", F(full), string.Empty);
+                    Row(sec, "ratio RRM / supervised (held-out)", F(weakHeldOut / full), ">= 0.90");
+                }
+            }
+        }
+
+        if (ablations)
+        {
+            foreach (var (name, change) in new (string, Action<RrmTrainingOptions>)[]
+                     {
+                         ("without energy loss (EnergyLossWeight=0)", o => o.EnergyLossWeight = 0),
+                         ("without CRF in seeds (UseCrfInSeeds=false)", o => o.UseCrfInSeeds = false),
+                     })
+            {
+                var options = SyntheticOptions(s);
+                change(options);
+                Console.WriteLine($"Ablation {name}");
+                var (model, wall, cpu) = TrainWeak(options, data);
+                using (model)
+                {
+                    string sec = $"synthetic ablation: {name}";
+                    Row(sec, "training", $"{options.Iterations} it, wall {wall:F0} s, CPU {cpu:F0} s", string.Empty);
+                    Row(sec, "mIoU final masks, held-out", F(Predicted(model, testImages, PredictionOptions.Default).MeanIoU), string.Empty);
+                    var q = CamsAndSeeds(model, trainImages, options, thresholds: []);
+                    Row(sec, "seed precision / coverage", $"{F(q.Seeds.SeedQuality.Precision)} / {F(q.Seeds.SeedQuality.Coverage)}", string.Empty);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- coco
+
+    /// <summary>
+    /// The coco recipe (run "B" of docs/QUALITY.md): MobileNetV1 0.75 from ImageNet, crop 225, batch 4, lr 1e-3
+    /// without momentum (the reference's effective setting), classification alone for the first half, energy
+    /// x3 for the 225 crop.
+    /// </summary>
+    private static RrmTrainingOptions CocoOptions(Settings s) => Apply(new RrmTrainingOptions
+    {
+        EnergyLossWeight = 3,
+        Backbone = BackboneKind.MobileNetV1,
+        BackboneWidth = 0.75,
+        PretrainedWeightsPath = s.Weights,
+        Iterations = s.CocoIterations,
+        BatchSize = 4,
+        CropSize = 225,
+        BaseLearningRate = 0.001,
+        Momentum = 0,
+        ClassificationWarmupFraction = 0.5,
+        Threads = s.Threads,
+        Seed = 0,
+        ProgressInterval = 10,
+    }, s.CocoOverrides);
+
+    private static void Coco(Settings s)
+    {
+        if (!Directory.Exists(s.CocoRoot) || !File.Exists(s.Weights))
+        {
+            Console.WriteLine($"coco: skipped, '{s.CocoRoot}' or '{s.Weights}' is missing.");
+            Row("coco128-voc", "skipped", "data or weights missing", string.Empty);
+            return;
+        }
+
+        var dataset = ImageDataset.LoadVoc(s.CocoRoot);
+        var images = new List<LabelledImage>(dataset.Count);
+        foreach (var item in dataset.Take(s.MaxImages))
+        {
+            images.Add(Shrink(item.Load(ImageCodec.Decode), s.MaxSide, dataset.ClassNames));
+        }
+
+        var data = WeakDataset.From(images, dataset.ClassNames);
+        foreach (var item in images.Take(4))
+        {
+            Console.WriteLine($"  {item.Id}: {item.Image.Width}x{item.Image.Height}, labels [{string.Join(",", item.Labels)}], mask classes [{string.Join(",", item.Mask is null ? [] : item.Mask.Labels.Distinct().Order().ToArray())}]");
+        }
+
+        var options = CocoOptions(s);
+        Console.WriteLine($"coco128-voc: {images.Count} images (longer side <= {s.MaxSide}), options {options.ToJson()}");
+        Console.WriteLine(FormattableString.Invariant($"Energy-to-seed-loss balance at crop {options.CropSize} vs 321: {EnergyScaleFor(options.CropSize):F1}x weaker at equal weight."));
+        var (model, wall, cpu) = TrainWeak(options, data);
+        using (model)
+        {
+            const string sec = "coco128-voc, MobileNetV1 0.75 ImageNet, training images";
+            Row(sec, "training", $"{options.Iterations} it x {options.BatchSize} (crop {options.CropSize}), wall {wall:F0} s, CPU {cpu:F0} s", "tens of minutes");
+            double[] thresholds = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6];
+            var q = CamsAndSeeds(model, images, options, thresholds);
+            int best = 0;
+            for (int i = 1; i < thresholds.Length; i++)
+            {
+                best = q.Cams[i].MeanIoU > q.Cams[best].MeanIoU ? i : best;
+            }
+
+            Row(sec, "CAM sweep (threshold: mIoU)", string.Join(" ", thresholds.Select((t, i) => FormattableString.Invariant($"{t:0.##}:{q.Cams[i].MeanIoU:F3}"))), string.Empty);
+            double cam = q.Cams[best].MeanIoU;
+            PrintMatrix("CAM at the best threshold", q.Cams[best]);
+            PrintMatrix("seeds", q.Seeds);
+            Row(sec, $"mIoU CAM baseline (best bg threshold {thresholds[best].ToString(CultureInfo.InvariantCulture)})", F(cam), string.Empty);
+            Row(sec, "seed precision / coverage", $"{F(q.Seeds.SeedQuality.Precision)} / {F(q.Seeds.SeedQuality.Coverage)}", string.Empty);
+            Row(sec, "seed mIoU, labelled pixels only", F(q.SeedsLabelledOnly.MeanIoU), string.Empty);
+            Row(sec, "seed mIoU, unlabelled = wrong", F(q.Seeds.MeanIoU), string.Empty);
+            var finalMatrix = Predicted(model, images, PredictionOptions.Default);
+            PrintMatrix("final masks", finalMatrix);
+            double final = finalMatrix.MeanIoU;
+            Row(sec, "mIoU final masks", F(final), $">= CAM + 0.08 = {F(cam + 0.08)}");
+            Row(sec, "mIoU final masks, image-label classes only", F(PredictedWithinLabels(model, images).MeanIoU), string.Empty);
+            if (s.InferenceCrf)
+            {
+                Row(sec, "mIoU final masks + CRF", F(Predicted(model, images, new PredictionOptions { UseCrf = true }).MeanIoU), string.Empty);
+            }
+        }
+    }
+
+    private static LabelledImage Shrink(LabelledImage item, int maxSide, IReadOnlyList<string> classNames)
+    {
+        int h = item.Image.Height, w = item.Image.Width;
+        double f = Math.Min(1.0, (double)maxSide / Math.Max(h, w));
+        if (f >= 1.0)
+        {
+            return item;
+        }
+
+        int nh = Math.Max(1, (int)Math.Round(h * f)), nw = Math.Max(1, (int)Math.Round(w * f));
+        var image = item.Image.Resize(nh, nw, ResizeMode.Area);
+        SegmentationMask? mask = item.Mask is null ? null : new SegmentationMask(nh, nw, ImageResize.ResizePlane(item.Mask.Labels, h, w, nh, nw, ResizeMode.Nearest));
+        return new LabelledImage(item.Id, image, item.Labels, classNames, mask);
+    }
+
+    // ---------------------------------------------------------------- shared
+
+    private static (SegmentationModel Model, double Wall, double Cpu) TrainWeak(RrmTrainingOptions options, IWeakDataset data)
+    {
+        var clock = Stopwatch.StartNew();
+        double cpu0 = CpuSeconds();
+        var progress = new ConsoleProgress();
+        var model = new RrmTrainer(options).Train(data, progress);
+        return (model, clock.Elapsed.TotalSeconds, CpuSeconds() - cpu0);
+    }
+
+    private sealed class ConsoleProgress : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) =>
+            Console.Error.WriteLine(FormattableString.Invariant($"  {value} | step ms: fwd {value.Timings.Forward:F0} cam {value.Timings.Cam:F0} seeds {value.Timings.Seeds:F0} loss {value.Timings.Losses:F0} bwd {value.Timings.Backward:F0} opt {value.Timings.Optimizer:F0} | load {LoadAverage()}"));
+    }
+
+    /// <summary>Confusion matrix of the model's masks (one image at a time, whole image) against the ground truth.</summary>
+    private static ConfusionMatrix Predicted(SegmentationModel model, IReadOnlyList<LabelledImage> images, PredictionOptions prediction)
+    {
+        var matrix = new ConfusionMatrix(model.ClassNames.Count + 1);
+        foreach (var item in images)
+        {
+            matrix.Add(item.Mask!, model.Predict(item.Image, prediction).Mask);
+        }
+
+        return matrix;
+    }
+
+    /// <summary>
+    /// Pseudo-mask variant of <see cref="Predicted"/>: on training images the image-level labels are known, so
+    /// the argmax runs over background and the labelled classes only (as CAM-based pseudo masks do).
+    /// </summary>
+    private static ConfusionMatrix PredictedWithinLabels(SegmentationModel model, IReadOnlyList<LabelledImage> images)
+    {
+        int k = model.ClassNames.Count + 1;
+        var matrix = new ConfusionMatrix(k);
+        var options = new PredictionOptions { IncludeProbabilities = true };
+        foreach (var item in images)
+        {
+            float[] p = model.Predict(item.Image, options).Probabilities!;
+            int plane = item.Image.Height * item.Image.Width;
+            int[] allowed = [0, .. item.Labels.Select(c => c + 1)];
+            var pred = new byte[plane];
+            for (int i = 0; i < plane; i++)
+            {
+                int best = 0;
+                foreach (int c in allowed)
+                {
+                    if (p[(c * plane) + i] > p[(best * plane) + i])
+                    {
+                        best = c;
+                    }
+                }
+
+                pred[i] = (byte)best;
+            }
+
+            matrix.Add(item.Mask!.Labels, pred);
+        }
+
+        return matrix;
+    }
+
+    private sealed record CamSeedQuality(ConfusionMatrix[] Cams, ConfusionMatrix Seeds, ConfusionMatrix SeedsLabelledOnly);
+
+    /// <summary>
+    /// The final network's training-time CAMs (multi-scale, normalised, present classes only, as the trainer
+    /// computes them) on whole training images in evaluation mode, turned into (a) CAM masks: argmax over
+    /// [threshold, CAMs] for each background threshold, and (b) the trainer's seeds (reliable regions, or
+    /// CAM seeds for the no-CRF ablation). Seed matrices: unlabelled pixels count as misses in the first, and
+    /// are left out (ground truth treated as 255) in the second.
+    /// </summary>
+    private static CamSeedQuality CamsAndSeeds(SegmentationModel model, IReadOnlyList<LabelledImage> images, RrmTrainingOptions options, double[] thresholds)
+    {
+        int classes = model.ClassNames.Count, k = classes + 1;
+        var cams = thresholds.Select(_ => new ConfusionMatrix(k)).ToArray();
+        var seedMatrix = new ConfusionMatrix(k);
+        var labelledOnly = new ConfusionMatrix(k);
+        using var seeds = new ReliableSeeds(options.Seeds, options.Threads);
+        var network = model.Network;
+        network.Eval();
+        foreach (var item in images)
+        {
+            int h = item.Image.Height, w = item.Image.Width, plane = h * w;
+            float[] multiHot = item.MultiHot(classes);
+            float[] camValues;
+            using (Torch.Torch.NoGrad())
+            using (Torch.Torch.NewDisposeScope())
+            {
+                var input = ImageTensors.ToTensor([item.Image], model.Metadata.Normalization, model.Device);
+                var labels = Torch.Torch.FromArray<float>(multiHot, [1, classes], model.Device);
+                camValues = network.MultiScaleCam(input, labels, null, options.CamScales).To(Device.Cpu).ToArray<float>();
+            }
+
+            for (int t = 0; t < thresholds.Length; t++)
+            {
+                var pred = new byte[plane];
+                for (int i = 0; i < plane; i++)
+                {
+                    float best = (float)thresholds[t];
+                    int arg = 0;
+                    for (int c = 0; c < classes; c++)
+                    {
+                        float v = camValues[(c * plane) + i];
+                        if (v > best)
+                        {
+                            best = v;
+                            arg = c + 1;
+                        }
+                    }
+
+                    pred[i] = (byte)arg;
+                }
+
+                cams[t].Add(item.Mask!.Labels, pred);
+            }
+
+            byte[] seed = options.UseCrfInSeeds
+                ? seeds.Compute(item.Image, multiHot, camValues)
+                : CamSeeds.Compute(camValues, multiHot.Select(v => v > 0.5f ? (byte)1 : (byte)0).ToArray(), h, w, options.Seeds);
+            seedMatrix.Add(item.Mask!.Labels, seed);
+            var gt = (byte[])item.Mask!.Labels.Clone();
+            for (int i = 0; i < plane; i++)
+            {
+                if (seed[i] == ReliableSeeds.Ignore)
+                {
+                    gt[i] = SegmentationMask.Ignore;
+                }
+            }
+
+            labelledOnly.Add(gt, seed);
+        }
+
+        return new CamSeedQuality(cams, seedMatrix, labelledOnly);
+    }
+
+    /// <summary>Applies "Name=Value" overrides to the options' settable scalar properties (for experiments).</summary>
+    private static RrmTrainingOptions Apply(RrmTrainingOptions options, IEnumerable<string> overrides)
+    {
+        foreach (string o in overrides)
+        {
+            int eq = o.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new ArgumentException($"--set expects Name=Value, got '{o}'.");
+            }
+
+            string name = o[..eq], text = o[(eq + 1)..];
+            PropertyInfo p = typeof(RrmTrainingOptions).GetProperty(name) ?? throw new ArgumentException($"RrmTrainingOptions has no property '{name}'.");
+            Type t = Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType;
+            object value = t.IsEnum ? Enum.Parse(t, text, ignoreCase: true) : Convert.ChangeType(text, t, CultureInfo.InvariantCulture);
+            p.SetValue(options, value);
+        }
+
+        return options;
+    }
+
+    /// <summary>Per-class IoU and the confusion matrix as row shares (ground truth rows, prediction columns, last = 255).</summary>
+    private static void PrintMatrix(string title, ConfusionMatrix m)
+    {
+        Console.WriteLine($"  {title}: IoU per class {string.Join(" ", m.IoUs().Select(F))}");
+        for (int g = 0; g < m.ClassCount; g++)
+        {
+            long row = 0;
+            for (int p = 0; p <= m.ClassCount; p++)
+            {
+                row += m[g, p == m.ClassCount ? SegmentationMask.Ignore : p];
+            }
+
+            var shares = Enumerable.Range(0, m.ClassCount + 1).Select(p => F((double)m[g, p == m.ClassCount ? SegmentationMask.Ignore : p] / Math.Max(1, row)));
+            Console.WriteLine($"    gt {g}: {string.Join(" ", shares)}");
+        }
+    }
+
+    private static void Row(string section, string name, string value, string goal)
+    {
+        Rows.Add((section, name, value, goal));
+        Console.WriteLine($"  [{section}] {name}: {value}{(goal.Length > 0 ? $"   (goal {goal})" : string.Empty)}");
+    }
+
+    private static void PrintTable()
+    {
+        Console.WriteLine();
+        Console.WriteLine($"{"measure",-58} {"value",-40} goal");
+        string? section = null;
+        foreach (var (sec, name, value, goal) in Rows)
+        {
+            if (sec != section)
+            {
+                Console.WriteLine($"-- {sec}");
+                section = sec;
+            }
+
+            Console.WriteLine($"{name,-58} {value,-40} {goal}");
+        }
+
+        Console.WriteLine($"load average at the end: {LoadAverage()}");
+    }
+
+    private static string F(double v) => v.ToString("F3", CultureInfo.InvariantCulture);
+
+    private static int Int(string s) => int.Parse(s, CultureInfo.InvariantCulture);
+
+    private static double CpuSeconds()
+    {
+        using var p = Process.GetCurrentProcess();
+        return p.TotalProcessorTime.TotalSeconds;
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "n/a";
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using Wsss.Data;
+using Wsss.Imaging;
+using Wsss.Inference;
+using Wsss.Model;
+using Wsss.Torch;
+using Wsss.Torch.Optim;
+
+namespace Wsss.Training;
+
+/// <summary>
+/// The fully supervised reference point of the quality benchmark: the same network as
+/// <see cref="RrmTrainer"/> builds (backbone + segmentation branch; the classification branch is unused),
+/// trained with a plain cross-entropy on the true masks, with the same augmentation, optimiser groups,
+/// learning rates and poly decay. It exists to answer "how close does weak supervision get?", so it
+/// deliberately reuses <see cref="RrmTrainingOptions"/> (iterations, batch, crop, learning rate, momentum,
+/// threads, seed) and ignores the weak-supervision settings.
+/// </summary>
+internal static class SupervisedTrainer
+{
+    /// <summary>
+    /// Trains on the images and masks of <paramref name="data"/> (every image needs a mask). With
+    /// <paramref name="cpuSecondsBudget"/>, training stops once the process has used that much CPU time
+    /// (the poly schedule still assumes <see cref="RrmTrainingOptions.Iterations"/> iterations, so set those
+    /// to an upper bound); the iterations actually run are returned.
+    /// </summary>
+    public static (SegmentationModel Model, int Iterations) Train(IWeakDataset data, RrmTrainingOptions options, double? cpuSecondsBudget = null, Action<int, double>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Device device = options.Device ?? Device.Cpu;
+        Torch.Torch.Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        Torch.Torch.ManualSeed((ulong)(uint)options.Seed);
+        int classes = data.ClassNames.Count;
+        var backbone = Backbones.Create(options.Backbone, options.BackboneWidth, options.FrozenBatchNorm);
+        var network = new RrmNetwork(backbone, classes);
+        network.To(device);
+        var metadata = new ModelFileMetadata
+        {
+            Backbone = options.Backbone,
+            BackboneWidth = options.BackboneWidth,
+            ClassNames = data.ClassNames.ToArray(),
+            Normalization = network.Backbone.Normalization,
+            TrainingOptionsJson = options.ToJson(),
+        };
+        using var optimizer = new Sgd(network.ParameterGroups(options.WeightDecay), options.BaseLearningRate, options.Momentum);
+        network.Train();
+        var process = Process.GetCurrentProcess();
+        double cpuStart = process.TotalProcessorTime.TotalSeconds;
+        int total = options.Iterations, n = options.BatchSize, s = options.CropSize, done = 0;
+        for (int it = 0; it < total; it++)
+        {
+            process.Refresh();
+            if (cpuSecondsBudget is { } budget && process.TotalProcessorTime.TotalSeconds - cpuStart >= budget)
+            {
+                break;
+            }
+
+            var rng = DeterministicRandom.For(options.Seed, 2, it);
+            double scale = Augmentation.BatchScale(rng, options.MinScale, options.MaxScale);
+            var crops = new RgbImage[n];
+            var valid = new byte[n][];
+            var labels = new byte[n * s * s];
+            for (int b = 0; b < n; b++)
+            {
+                long position = ((long)it * n) + b;
+                int epoch = (int)(position / data.Count);
+                int index = DeterministicRandom.Permutation(options.Seed, epoch, data.Count)[(int)(position % data.Count)];
+                LabelledImage item = data.Load(index);
+                var mask = item.Mask ?? throw new ArgumentException($"Image '{item.Id}' has no mask; supervised training needs one per image.");
+                bool flip = options.HorizontalFlip && rng.Next(2) == 1;
+                var (aug, cropLabels) = Augmentation.ApplyWithLabels(item.Image, mask.Labels, scale, flip, s, rng);
+                crops[b] = aug.Crop;
+                valid[b] = aug.Valid;
+                cropLabels.CopyTo(labels, b * s * s);
+            }
+
+            optimizer.LearningRate = options.BaseLearningRate * Math.Pow(1.0 - ((double)it / total), options.PolyPower);
+            double loss;
+            using (Torch.Torch.NewDisposeScope())
+            {
+                var images = ImageTensors.ToTensor(crops, metadata.Normalization, device, valid);
+                var target = Torch.Torch.FromArray<byte>(labels, [n, s, s], device).To(DType.Int64);
+                using var features = network.Backbone.Forward(images);
+                var logits = Functional.Interpolate(network.Segmentation.Forward(features), s, s, InterpolationMode.Bilinear);
+                var ce = Functional.CrossEntropy(logits, target, ignoreIndex: 255);
+                loss = ce.Item();
+                optimizer.ZeroGrad();
+                ce.Backward();
+                optimizer.Step();
+            }
+
+            done++;
+            progress?.Invoke(done, loss);
+        }
+
+        return (new SegmentationModel(network, metadata, device), done);
+    }
+}
