@@ -21,19 +21,22 @@ namespace Wsss.Samples.Commands;
 internal static class QuickstartCommand
 {
     // Quickstart's own recipe, kept explicit here so that tuning the library's defaults (meant for pretrained
-    // backbones on real photographs) does not change it. Measured at 600 iterations, seed 0 (held-out mIoU):
-    // lr 0.01 / warm-up 0.3: 0.688; lr 0.02 / 0.3: 0.713; lr 0.01 / 0.15: 0.724 (seed 1: 0.679); lr 0.02 / 0.15: 0.767.
-    // Momentum 0.9 is what lets a from-scratch SmallCnn learn in a few hundred steps.
-    public const int DefaultIterations = 600;
+    // backbones on real photographs) does not change it. It is the synthetic recipe of docs/QUALITY.md
+    // (held-out mIoU 0.878, seeds 100 % precise, 0.95 of fully supervised): momentum 0.9 lets a from-scratch
+    // SmallCnn learn in a few hundred steps; a 30 % classification warm-up makes CAMs meaningful before the
+    // seeds start; the energy loss is scaled x40 because the reference's weight was tuned for crop 321 and is
+    // about 65x weaker relative to the seed loss at crop 96 (QualityBenchmark.EnergyScaleFor).
+    public const int DefaultIterations = 750;
     public const int TrainImages = 300;
     public const int TestImages = 60;
     public const int ClassCount = 3;
     public const int ImageSize = 96;
     public const int SampleImages = 8;
 
-    public const double DefaultLearningRate = 0.02;
+    public const double DefaultLearningRate = 0.01;
     public const double DefaultMomentum = 0.9;
-    public const double DefaultWarmup = 0.15;
+    public const double DefaultWarmup = 0.3;
+    public const double EnergyLossWeight = 40;
 
     public static RrmTrainingOptions TrainingOptions(int iterations, int threads, Device device, int seed,
         double learningRate = DefaultLearningRate, double momentum = DefaultMomentum, double warmup = DefaultWarmup) => new()
@@ -44,8 +47,8 @@ internal static class QuickstartCommand
         CropSize = ImageSize,
         BaseLearningRate = learningRate,
         Momentum = momentum,
-        WeightDecay = 1e-4,
         ClassificationWarmupFraction = warmup,
+        EnergyLossWeight = EnergyLossWeight,
         Threads = threads,
         Device = device,
         Seed = seed,
