@@ -50,6 +50,9 @@ internal static class EngineBenchmark
         var conv = new Dictionary<int, (List<double> Cs, List<double> Cpp)>();
         var cppAdd = new List<double>();
         using var perOp = new PerOpBench();
+        // Both sides run with the same glibc settings (the C++ program gets "tuned"): otherwise the comparison
+        // measures page faults of the 6.4 MB output buffer, not the binding (see docs/PERFORMANCE.md).
+        TorchApi.ConfigureAllocator();
         foreach (int threads in skipConv ? [1] : new[] { 1, 2 })
         {
             TorchApi.Threads = threads;
@@ -398,7 +401,7 @@ internal static class EngineBenchmark
 
     private static CppResult? RunCpp(string path, int threads, int iterations)
     {
-        var psi = new ProcessStartInfo(path, [threads.ToString(CultureInfo.InvariantCulture), iterations.ToString(CultureInfo.InvariantCulture)])
+        var psi = new ProcessStartInfo(path, [threads.ToString(CultureInfo.InvariantCulture), iterations.ToString(CultureInfo.InvariantCulture), "tuned"])
         {
             RedirectStandardOutput = true,
             UseShellExecute = false,

@@ -1,18 +1,26 @@
 // The C++ side of the binding benchmark: the same conv2d as Wsss.Samples' `bench engine`
 // (batch 8, 64->64 channels, 3x3, padding 1, 56x56), timed directly against libtorch so the C#
 // figure can be compared with no binding in between; then the per-op cost of a 1-element add.
-// Usage: wsss_conv_bench [threads] [iterations]
+// Usage: wsss_conv_bench [threads] [iterations] [tuned]
+// "tuned" applies the same glibc settings as Torch.ConfigureAllocator(), so both sides allocate alike.
 #include <torch/torch.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 int main(int argc, char** argv) {
     int threads = argc > 1 ? std::atoi(argv[1]) : 1;
     int iterations = argc > 2 ? std::atoi(argv[2]) : 20;
+    if (argc > 3 && std::strcmp(argv[3], "tuned") == 0) {
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        mallopt(M_TRIM_THRESHOLD, 1 << 30);
+        mallopt(M_TOP_PAD, 64 << 20);
+    }
     at::set_num_threads(threads);
     torch::NoGradGuard no_grad;
     torch::manual_seed(0);
