@@ -90,7 +90,7 @@ shift || true
 case "$cmd" in
   build) build ;;
   test) run_tests ;;
-  quickstart) build; run_cli demo "$@" ;;
+  quickstart) build; run_cli quickstart "$@" ;;
   cli) build; run_cli "$@" ;;
   pack) ensure_packages; nuget/pack.sh "$@" ;;
   *) echo "usage: $0 {quickstart|test|build|cli <command> [args]|pack}" >&2; exit 2 ;;
