@@ -144,6 +144,23 @@ public sealed class RrmNetwork : Module
         scales ??= DefaultCamScales;
         using var scope = Torch.Torch.NewDisposeScope();
         using var noGrad = Torch.Torch.NoGrad();
+        // CAM-only forwards run in the network's mode, as the reference's; a backbone that trains its
+        // BatchNorm (SmallCnn; the reference freezes it) must not fold these rescaled batches into the running
+        // statistics that inference uses.
+        var trained = Backbone.NamedModules().Select(m => m.Value).OfType<BatchNorm2d>().Where(bn => !bn.Frozen).ToList();
+        trained.ForEach(bn => bn.TrackRunningStatistics = false);
+        try
+        {
+            return CamAverage(images, labels, cam1, scales, n, height, width).MoveToOuterScope();
+        }
+        finally
+        {
+            trained.ForEach(bn => bn.TrackRunningStatistics = true);
+        }
+    }
+
+    private Tensor CamAverage(Tensor images, Tensor labels, Tensor? cam1, IReadOnlyList<double> scales, long n, long height, long width)
+    {
         Tensor baseCam = cam1 is null ? ForwardCam(images) : cam1.Detach();
         long camHeight = baseCam.Size(2);
         long camWidth = baseCam.Size(3);
@@ -168,7 +185,7 @@ public sealed class RrmNetwork : Module
         var mask = labels.To(DType.Float32, upsampled.Device).Reshape(n, Classes, 1, 1);
         var masked = upsampled * mask;
         var peak = masked.Amax([2, 3], keepDim: true);
-        return (masked / (peak + 1e-5)).MoveToOuterScope();
+        return masked / (peak + 1e-5);
     }
 
     /// <summary>

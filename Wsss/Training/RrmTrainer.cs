@@ -187,13 +187,9 @@ public sealed class RrmTrainer
             var cls = ClassificationLoss.Compute(output.ClassLogits, labels);
             Tensor total = cls * options.ClassificationLossWeight;
             double tCam = 0, tSeeds = 0, coverage = 0;
-            RunningStatisticsGuard? statistics = null;
             Tensor? seedLoss = null, energyLoss = null;
             if (withSeeds)
             {
-                // Restored only after the backward pass: the training forward saved these buffers for it, and
-                // writing them back earlier would trip autograd's version check.
-                statistics = new RunningStatisticsGuard(network);
                 var cams = network.MultiScaleCam(images, labels, output.Cam, options.CamScales);
                 // One reused buffer: a fresh 33 MB array per step (batch 4, 20 classes, 321x321) cost a
                 // large-object allocation, its zeroing and frequent gen-2 collections.
@@ -245,21 +241,13 @@ public sealed class RrmTrainer
             double seedValue = seedLoss?.Item() ?? 0;
             double energyValue = energyLoss?.Item() ?? 0;
             double totalValue = total.Item();
-            double tLosses;
-            try
-            {
-                CheckFinite(iteration, "classification", clsValue);
-                CheckFinite(iteration, "seed", seedValue);
-                CheckFinite(iteration, "energy", energyValue);
-                CheckFinite(iteration, "total", totalValue);
-                tLosses = Lap(watch);
-                optimizer.ZeroGrad();
-                total.Backward();
-            }
-            finally
-            {
-                statistics?.Dispose();
-            }
+            CheckFinite(iteration, "classification", clsValue);
+            CheckFinite(iteration, "seed", seedValue);
+            CheckFinite(iteration, "energy", energyValue);
+            CheckFinite(iteration, "total", totalValue);
+            double tLosses = Lap(watch);
+            optimizer.ZeroGrad();
+            total.Backward();
 
             double tBackward = Lap(watch);
             optimizer.Step();
@@ -375,46 +363,6 @@ public sealed class RrmTrainer
             double ms = watch.Elapsed.TotalMilliseconds;
             watch.Restart();
             return ms;
-        }
-    }
-
-    /// <summary>
-    /// Restores the running statistics of every trained BatchNorm when disposed. The CAM-only forwards at
-    /// scales 0.5, 1.5 and 2 run in training mode (as the reference's), so a backbone that trains its
-    /// BatchNorm (SmallCnn) would otherwise fold three rescaled batches per step into the statistics that
-    /// inference uses, which then no longer match the scale-1 images of the training forward: the mIoU of the
-    /// predicted masks on the synthetic set drops markedly. The reference freezes BatchNorm, so for it (and
-    /// for our pretrained backbones) this is a no-op.
-    /// </summary>
-    private sealed class RunningStatisticsGuard : IDisposable
-    {
-        private readonly List<(Tensor Live, Tensor Saved)> saved = [];
-
-        public RunningStatisticsGuard(RrmNetwork network)
-        {
-            using var noGrad = Torch.Torch.NoGrad();
-            foreach (var (_, module) in network.NamedModules())
-            {
-                if (module is Torch.Nn.BatchNorm2d { Frozen: false } bn && bn.IsTraining)
-                {
-                    foreach (var t in new[] { bn.RunningMean, bn.RunningVar, bn.NumBatchesTracked })
-                    {
-                        saved.Add((t, t.Clone()));
-                    }
-                }
-            }
-        }
-
-        public void Dispose()
-        {
-            using var noGrad = Torch.Torch.NoGrad();
-            foreach (var (live, copy) in saved)
-            {
-                live.CopyFrom(copy);
-                copy.Dispose();
-            }
-
-            saved.Clear();
         }
     }
 

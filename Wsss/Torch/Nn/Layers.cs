@@ -161,10 +161,22 @@ public sealed class BatchNorm2d : TensorModule
         }
     }
 
+    /// <summary>
+    /// Whether a training-mode forward folds its batch statistics into the running ones. Off for extra
+    /// forwards whose batches must not shape the statistics inference uses (RRM's rescaled CAM-only
+    /// forwards); they still normalise with their own batch statistics, as in training mode.
+    /// </summary>
+    internal bool TrackRunningStatistics { get; set; } = true;
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         bool useBatchStats = IsTraining && !frozen;
+        if (useBatchStats && !TrackRunningStatistics)
+        {
+            return Functional.BatchNorm(input, null, null, Weight, Bias, training: true, Momentum, Eps);
+        }
+
         if (useBatchStats)
         {
             using (Torch.NoGrad())
