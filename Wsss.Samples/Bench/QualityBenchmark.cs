@@ -6,6 +6,7 @@ using Wsss.Evaluation;
 using Wsss.Imaging;
 using Wsss.Inference;
 using Wsss.Model;
+using Wsss.Samples.Report;
 using Wsss.Seeds;
 using Wsss.Torch;
 using Wsss.Training;
@@ -60,6 +61,7 @@ internal static class QualityBenchmark
                 case "--no-supervised": settings.Supervised = false; break;
                 case "--data": settings.CocoRoot = Next(); break;
                 case "--weights": settings.Weights = Next(); break;
+                case "--dump": settings.Dump = Next(); break;
                 default: return Usage($"unknown argument '{args[i]}'");
             }
         }
@@ -114,6 +116,9 @@ internal static class QualityBenchmark
         public List<string> CocoOverrides { get; } = [];
 
         public string CocoRoot { get; set; } = Path.Combine("..", "shared", "data", "coco128-voc");
+
+        /// <summary>Folder for coco diagnostic strips (image, truth, CAM of each labelled class, seeds, prediction); null: none.</summary>
+        public string? Dump { get; set; }
 
         public string Weights { get; set; } = Path.Combine("..", "shared", "data", "weights", "mobilenet_v1_0.75_224", "model.json");
     }
@@ -308,7 +313,7 @@ internal static class QualityBenchmark
             const string sec = "coco128-voc, MobileNetV1 0.75 ImageNet, training images";
             Row(sec, "training", $"{options.Iterations} it x {options.BatchSize} (crop {options.CropSize}), wall {wall:F0} s, CPU {cpu:F0} s", "tens of minutes");
             double[] thresholds = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6];
-            var q = CamsAndSeeds(model, images, options, thresholds);
+            var q = CamsAndSeeds(model, images, options, thresholds, s.Dump);
             int best = 0;
             for (int i = 1; i < thresholds.Length; i++)
             {
@@ -423,8 +428,9 @@ internal static class QualityBenchmark
     /// CAM seeds for the no-CRF ablation). Seed matrices: unlabelled pixels count as misses in the first, and
     /// are left out (ground truth treated as 255) in the second.
     /// </summary>
-    private static CamSeedQuality CamsAndSeeds(SegmentationModel model, IReadOnlyList<LabelledImage> images, RrmTrainingOptions options, double[] thresholds)
+    private static CamSeedQuality CamsAndSeeds(SegmentationModel model, IReadOnlyList<LabelledImage> images, RrmTrainingOptions options, double[] thresholds, string? dump = null)
     {
+        int dumped = 0;
         int classes = model.ClassNames.Count, k = classes + 1;
         var cams = thresholds.Select(_ => new ConfusionMatrix(k)).ToArray();
         var seedMatrix = new ConfusionMatrix(k);
@@ -472,6 +478,11 @@ internal static class QualityBenchmark
                 ? seeds.Compute(item.Image, multiHot, camValues)
                 : CamSeeds.Compute(camValues, multiHot.Select(v => v > 0.5f ? (byte)1 : (byte)0).ToArray(), h, w, options.Seeds);
             seedMatrix.Add(item.Mask!.Labels, seed);
+            if (dump is not null && dumped++ < 16)
+            {
+                DumpStrip(dump, model, item, camValues, seed);
+            }
+
             var gt = (byte[])item.Mask!.Labels.Clone();
             for (int i = 0; i < plane; i++)
             {
@@ -485,6 +496,35 @@ internal static class QualityBenchmark
         }
 
         return new CamSeedQuality(cams, seedMatrix, labelledOnly);
+    }
+
+    /// <summary>
+    /// One PNG per image for looking at failures: image, ground truth, the heat map of each labelled class's
+    /// normalised CAM (own maximum = red), the seeds (white = unreliable) and the model's prediction.
+    /// </summary>
+    private static void DumpStrip(string folder, SegmentationModel model, LabelledImage item, float[] cams, byte[] seed)
+    {
+        int h = item.Image.Height, w = item.Image.Width, plane = h * w, classes = model.ClassNames.Count;
+        var panels = new List<RgbImage> { item.Image, Visuals.Colorize(item.Mask!) };
+        foreach (int c in item.Labels)
+        {
+            panels.Add(Visuals.Heatmap(item.Image, cams.AsSpan(c * plane, plane).ToArray(), 1));
+        }
+
+        panels.Add(Visuals.Colorize(new SegmentationMask(h, w, seed)));
+        panels.Add(Visuals.Colorize(model.Predict(item.Image, PredictionOptions.Default).Mask));
+        var strip = new RgbImage(h, w * panels.Count);
+        for (int p = 0; p < panels.Count; p++)
+        {
+            for (int y = 0; y < h; y++)
+            {
+                Array.Copy(panels[p].Pixels, y * w * 3, strip.Pixels, ((y * w * panels.Count) + (p * w)) * 3, w * 3);
+            }
+        }
+
+        Directory.CreateDirectory(folder);
+        string names = string.Join("+", item.Labels.Select(c => model.ClassNames[c]));
+        ImageCodec.SavePng(strip, Path.Combine(folder, $"{item.Id}_{names}.png"));
     }
 
     /// <summary>Applies "Name=Value" overrides to the options' settable scalar properties (for experiments).</summary>

@@ -3,6 +3,7 @@ using Wsss.Model;
 using Wsss.Torch;
 using Wsss.Torch.Nn;
 using Wsss.Torch.Optim;
+using static Wsss.Tests.Torch.TorchAssert;
 using F = Wsss.Torch.Functional;
 using T = Wsss.Torch.Torch;
 
@@ -163,6 +164,57 @@ public sealed class BackboneTests
                     Assert.IsFalse(same, $"{name} should have trained");
                 }
             }
+        }
+    }
+
+    [TestMethod]
+    public void MobileNetV1_FoldedFrozenBatchNorm_EqualsConvolutionThenBatchNorm()
+    {
+        // Frozen BatchNorm is folded into the preceding convolution; the same network with BatchNorm unfrozen and
+        // in evaluation mode runs convolution, BatchNorm and relu6 one after the other: same values and same
+        // convolution gradients (dilated depthwise layers at output stride 8 included).
+        using var scope = T.NewDisposeScope();
+        using var net = new MobileNetV1(0.25, outputStride: 8);
+        using (T.NoGrad())
+        {
+            foreach (var bn in net.NamedModules().Select(m => m.Value).OfType<BatchNorm2d>())
+            {
+                bn.Weight.UniformInPlace(0.5, 1.5);
+                bn.Bias.NormalInPlace(0, 0.2);
+                bn.RunningMean.NormalInPlace(0, 0.2);
+                bn.RunningVar.UniformInPlace(0.3, 2.0);
+            }
+        }
+
+        var input = T.Randn([2, 3, 37, 45]);
+        var upstream = T.Randn([2, 256, 5, 6]);
+        var convWeights = net.NamedParameters().Where(p => !p.Key.Contains("_bn.", StringComparison.Ordinal)).ToList();
+        Assert.AreEqual(27, convWeights.Count);
+
+        (float[] Output, float[][] Grads) Run()
+        {
+            foreach (var (_, p) in convWeights)
+            {
+                p.Grad?.Zero();
+            }
+
+            var output = net.Forward(input);
+            (output * upstream).Sum().Backward();
+            return (output.ToArray<float>(), convWeights.Select(p => p.Value.Grad!.ToArray<float>()).ToArray());
+        }
+
+        net.FrozenBatchNorm = true;
+        net.Train();
+        var folded = Run();
+        net.FrozenBatchNorm = false;
+        net.Eval();
+        var plain = Run();
+        Assert.IsTrue(folded.Output.Any(v => v > 0 && v < 6), "some outputs lie inside relu6's linear range");
+        Close(plain.Output.Select(v => (double)v).ToArray(), folded.Output.Select(v => (double)v).ToArray(), 1e-4, "features");
+        for (int i = 0; i < convWeights.Count; i++)
+        {
+            double scale = Math.Max(1e-3, plain.Grads[i].Max(Math.Abs));
+            Close(plain.Grads[i].Select(v => v / scale).ToArray(), folded.Grads[i].Select(v => (double)v / scale).ToArray(), 1e-4, convWeights[i].Key);
         }
     }
 

@@ -141,6 +141,20 @@ public sealed class RrmNetworkTests
     }
 
     [TestMethod]
+    public void ParameterGroups_BackboneFactorScalesOnlyTheBackboneGroups()
+    {
+        using var scope = T.NewDisposeScope();
+        using var net = new RrmNetwork(new MobileNetV1(0.25, classes: 7), 3);
+        CollectionAssert.AreEqual(new[] { 0.25, 0.5, 10.0, 20.0 }, net.ParameterGroups(1e-5, 0.25).Select(g => g.LearningRateMultiplier).ToArray());
+        CollectionAssert.AreEqual(new[] { 0.0, 0.0, 10.0, 20.0 }, net.ParameterGroups(1e-5, 0).Select(g => g.LearningRateMultiplier).ToArray());
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => net.ParameterGroups(1e-5, -1));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => net.ParameterGroups(double.NaN));
+        var options = new Wsss.Training.RrmTrainingOptions { BackboneLearningRateFactor = -0.5 };
+        var error = Assert.ThrowsExactly<ArgumentException>(options.Validate);
+        StringAssert.Contains(error.Message, "BackboneLearningRateFactor");
+    }
+
+    [TestMethod]
     public void ParameterGroups_DriveSgdWithEmptyGroups()
     {
         using var scope = T.NewDisposeScope();

@@ -27,6 +27,19 @@ public sealed class AutogradTests
     }
 
     [TestMethod]
+    public void Relu6InPlace_ClampsAndBackpropagatesThroughTheProducer()
+    {
+        using var scope = NewDisposeScope();
+        var x = FromArray(new double[] { -1, 0.5, 2, 4 }, 4);
+        x.RequiresGrad = true;
+        var y = (x * 2).Relu6InPlace();
+        Close([0, 1, 4, 6], y);
+        y.Sum().Backward();
+        // d/dx relu6(2x) = 2 inside (0, 6), 0 where clamped.
+        Close([0, 2, 2, 0], x.Grad!);
+    }
+
+    [TestMethod]
     public void ExplicitUpstreamGradientAndRetainGraph()
     {
         using var scope = NewDisposeScope();

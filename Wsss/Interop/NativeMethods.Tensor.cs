@@ -18,7 +18,7 @@ internal enum BinaryOp
 /// <summary>Op codes of wsss_inplace.</summary>
 internal enum InPlaceOp
 {
-    Add, Sub, Mul, Div, Copy, Fill, Zero, ClampMin, Pow,
+    Add, Sub, Mul, Div, Copy, Fill, Zero, ClampMin, Pow, Relu6,
 }
 
 /// <summary>Op codes of wsss_reduce.</summary>

@@ -195,14 +195,30 @@ public sealed class RrmNetwork : Module
     /// not require gradients and so belong to no group; a trained BatchNorm's scale and shift count as a
     /// weight and a bias. The order is fixed (optimiser checkpoints index groups); a group may be empty.
     /// </summary>
-    public ParameterGroup[] ParameterGroups(double weightDecay = 1e-5)
+    /// <param name="weightDecay">Decay of the two weight groups. Default 1e-5 (the reference's).</param>
+    /// <param name="backboneLearningRateFactor">
+    /// Extra factor on both backbone groups (x1 and x2 become x f and x 2f); 0 keeps the backbone fixed. Default 1
+    /// (the reference).
+    /// </param>
+    /// <exception cref="ArgumentOutOfRangeException">A negative or non-finite factor or decay.</exception>
+    public ParameterGroup[] ParameterGroups(double weightDecay = 1e-5, double backboneLearningRateFactor = 1.0)
     {
+        if (!double.IsFinite(backboneLearningRateFactor) || backboneLearningRateFactor < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(backboneLearningRateFactor), backboneLearningRateFactor, "The backbone learning-rate factor must be finite and >= 0.");
+        }
+
+        if (!double.IsFinite(weightDecay) || weightDecay < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "The weight decay must be finite and >= 0.");
+        }
+
         var (backboneWeights, backboneBiases) = Split(Backbone.NamedParameters());
         var (headWeights, headBiases) = Split(Classifier.NamedParameters().Concat(Segmentation.NamedParameters()));
         return
         [
-            new ParameterGroup("backbone.weight", backboneWeights, 1, weightDecay),
-            new ParameterGroup("backbone.bias", backboneBiases, 2, 0),
+            new ParameterGroup("backbone.weight", backboneWeights, backboneLearningRateFactor, weightDecay),
+            new ParameterGroup("backbone.bias", backboneBiases, 2 * backboneLearningRateFactor, 0),
             new ParameterGroup("head.weight", headWeights, 10, weightDecay),
             new ParameterGroup("head.bias", headBiases, 20, 0),
         ];

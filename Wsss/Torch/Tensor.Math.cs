@@ -303,6 +303,17 @@ public sealed partial class Tensor
         return this;
     }
 
+    /// <summary>
+    /// Clamps every element into [0, 6] in place (PyTorch's relu6 with inplace=True). Autograd still works when
+    /// the op that produced this tensor does not need its own output for its gradient (a convolution, a
+    /// BatchNorm). Returns this tensor.
+    /// </summary>
+    public Tensor Relu6InPlace()
+    {
+        InPlace(InPlaceOp.Relu6, null, 0);
+        return this;
+    }
+
     /// <summary>Sets every element to zero. Returns this tensor.</summary>
     public Tensor Zero()
     {

@@ -71,7 +71,7 @@ public sealed class RrmTrainer
                 Normalization = network.Backbone.Normalization,
                 TrainingOptionsJson = options.ToJson(),
             };
-            using var optimizer = new Sgd(network.ParameterGroups(options.WeightDecay), options.BaseLearningRate, options.Momentum);
+            using var optimizer = new Sgd(network.ParameterGroups(options.WeightDecay, options.BackboneLearningRateFactor), options.BaseLearningRate, options.Momentum);
             int start = 0;
             if (options.CheckpointPath is { } cp && options.ResumeFromCheckpoint && File.Exists(cp))
             {

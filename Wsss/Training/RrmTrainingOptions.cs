@@ -58,6 +58,13 @@ public sealed class RrmTrainingOptions
     /// <summary>Weight decay of weights (biases get none). Default 1e-5.</summary>
     public double WeightDecay { get; set; } = 1e-5;
 
+    /// <summary>
+    /// Extra factor on the backbone's two learning-rate groups (x1 weights, x2 biases become x f and x 2f); the
+    /// new layers keep x10 / x20. 0 keeps the pretrained backbone fixed, which suits very small datasets where
+    /// fine-tuning it teaches the classifier context instead of objects. Default 1 (the reference).
+    /// </summary>
+    public double BackboneLearningRateFactor { get; set; } = 1.0;
+
     /// <summary>Weight of the multilabel soft-margin classification loss. Default 1.</summary>
     public double ClassificationLossWeight { get; set; } = 1.0;
 
@@ -125,6 +132,7 @@ public sealed class RrmTrainingOptions
         Check(CropSize >= 16, $"CropSize must be at least 16, got {CropSize}.");
         Check(MinScale > 0 && MaxScale >= MinScale, $"need 0 < MinScale <= MaxScale, got {MinScale}..{MaxScale}.");
         Check(BaseLearningRate > 0 && double.IsFinite(BaseLearningRate), $"BaseLearningRate must be positive, got {BaseLearningRate}.");
+        Check(BackboneLearningRateFactor >= 0 && double.IsFinite(BackboneLearningRateFactor), $"BackboneLearningRateFactor must be finite and >= 0, got {BackboneLearningRateFactor}.");
         Check(Momentum is >= 0 and < 1, $"Momentum must be in [0, 1), got {Momentum}.");
         Check(WeightDecay >= 0, $"WeightDecay must be >= 0, got {WeightDecay}.");
         Check(ClassificationWarmupFraction is >= 0 and <= 1, $"ClassificationWarmupFraction must be in [0, 1], got {ClassificationWarmupFraction}.");

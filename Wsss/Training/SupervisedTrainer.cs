@@ -44,7 +44,7 @@ internal static class SupervisedTrainer
             Normalization = network.Backbone.Normalization,
             TrainingOptionsJson = options.ToJson(),
         };
-        using var optimizer = new Sgd(network.ParameterGroups(options.WeightDecay), options.BaseLearningRate, options.Momentum);
+        using var optimizer = new Sgd(network.ParameterGroups(options.WeightDecay, options.BackboneLearningRateFactor), options.BaseLearningRate, options.Momentum);
         network.Train();
         var process = Process.GetCurrentProcess();
         double cpuStart = process.TotalProcessorTime.TotalSeconds;

@@ -306,6 +306,7 @@ WSSS_EXPORT int32_t wsss_inplace(int32_t op, wsss_tensor* a, const wsss_tensor* 
             case 6: x.zero_(); break;
             case 7: x.clamp_min_(scalar); break;
             case 8: b ? x.pow_(*b) : x.pow_(scalar); break;
+            case 9: at::hardtanh_(x, 0.0, 6.0); break;
             default: throw std::invalid_argument("unknown in-place op " + std::to_string(op));
         }
     });

@@ -110,9 +110,28 @@ public sealed class MobileNetV1 : Backbone
         Tensor x = input;
         foreach (var (conv, bn) in layers)
         {
-            using var c = conv.Forward(x);
-            using var b = bn.Forward(c);
-            Tensor y = Functional.Relu6(b);
+            Tensor y;
+            if (bn.Frozen && conv.Bias is null)
+            {
+                // A frozen BatchNorm is a fixed per-channel affine map: folded into the convolution it costs no
+                // pass of its own over the activations, forward or backward (the same function up to rounding).
+                var (scale, shift) = bn.FrozenAffine();
+                using (scale)
+                using (shift)
+                using (var folded = conv.Weight * scale.Reshape(-1, 1, 1, 1))
+                {
+                    // In place, as torchvision's ReLU6(inplace=True): the convolution's backward needs its input
+                    // and weight, not its output, so the fresh output can be clamped where it lies.
+                    y = conv.Forward(x, folded, shift).Relu6InPlace();
+                }
+            }
+            else
+            {
+                using var c = conv.Forward(x);
+                using var b = bn.Forward(c);
+                y = Functional.Relu6(b);
+            }
+
             if (!ReferenceEquals(x, input))
             {
                 x.Dispose();

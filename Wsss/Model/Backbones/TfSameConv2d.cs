@@ -49,17 +49,20 @@ internal sealed class TfSameConv2d : TensorModule
         return (total / 2, total - (total / 2));
     }
 
-    public override Tensor Forward(Tensor input)
+    public override Tensor Forward(Tensor input) => Forward(input, Weight, Bias);
+
+    /// <summary>The same convolution with another weight and bias of this layer's shapes (a folded BatchNorm).</summary>
+    internal Tensor Forward(Tensor input, Tensor weight, Tensor? bias)
     {
         var (top, bottom) = SamePadding(input.Size(2), KernelSize, Stride, Dilation);
         var (left, right) = SamePadding(input.Size(3), KernelSize, Stride, Dilation);
         if (top == bottom && left == right)
         {
             // Symmetric: the convolution pads by itself, without materialising a padded copy.
-            return Functional.Conv2d(input, Weight, Bias, (Stride, Stride), (top, left), (Dilation, Dilation), Groups);
+            return Functional.Conv2d(input, weight, bias, (Stride, Stride), (top, left), (Dilation, Dilation), Groups);
         }
 
         using var padded = Functional.Pad(input, [left, right, top, bottom]);
-        return Functional.Conv2d(input: padded, Weight, Bias, (Stride, Stride), (0, 0), (Dilation, Dilation), Groups);
+        return Functional.Conv2d(input: padded, weight, bias, (Stride, Stride), (0, 0), (Dilation, Dilation), Groups);
     }
 }

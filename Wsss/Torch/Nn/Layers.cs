@@ -168,6 +168,31 @@ public sealed class BatchNorm2d : TensorModule
     /// </summary>
     internal bool TrackRunningStatistics { get; set; } = true;
 
+    /// <summary>
+    /// For a frozen layer, the per-channel affine map it applies: y = x * scale + shift with
+    /// scale = weight / sqrt(running_var + eps) and shift = bias - running_mean * scale (both (C), no gradient
+    /// history). A convolution followed by this layer equals the convolution with its weight's output channels
+    /// multiplied by scale and bias shift, which saves a full pass over the activations forward and backward.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The layer is not frozen (its output depends on batch statistics or its affine parameters train).</exception>
+    internal (Tensor Scale, Tensor Shift) FrozenAffine()
+    {
+        if (!frozen)
+        {
+            throw new InvalidOperationException("Only a frozen BatchNorm2d is a fixed affine map.");
+        }
+
+        using (Torch.NoGrad())
+        {
+            using var denominator = RunningVar + Eps;
+            using var inverse = denominator.Rsqrt();
+            var scale = Weight * inverse;
+            using var shifted = RunningMean * scale;
+            var shift = Bias - shifted;
+            return (scale, shift);
+        }
+    }
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
