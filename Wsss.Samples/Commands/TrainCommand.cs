@@ -20,13 +20,14 @@ internal static class TrainCommand
         var crop = new Option<int>("--crop") { Description = $"Square training crop in pixels. Default {defaults.CropSize}.", DefaultValueFactory = _ => defaults.CropSize };
         var lr = new Option<double>("--lr") { Description = $"Base learning rate (backbone weights; new heads x10). Default {defaults.BaseLearningRate}.", DefaultValueFactory = _ => defaults.BaseLearningRate };
         var momentum = new Option<double>("--momentum") { Description = $"SGD momentum. Default {defaults.Momentum}.", DefaultValueFactory = _ => defaults.Momentum };
+        var backboneLr = new Option<double>("--backbone-lr-factor") { Description = $"Factor on the backbone's learning rates (0 keeps the pretrained backbone fixed, which helps on very small datasets). Default {defaults.BackboneLearningRateFactor}.", DefaultValueFactory = _ => defaults.BackboneLearningRateFactor };
         var warmup = new Option<double>("--warmup") { Description = $"Share of the iterations trained on the classification loss alone before seeds start (0..1). Default {defaults.ClassificationWarmupFraction}.", DefaultValueFactory = _ => defaults.ClassificationWarmupFraction };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint file: written every --checkpoint-interval iterations and on Ctrl+C, resumed when it exists." };
         var checkpointInterval = new Option<int>("--checkpoint-interval") { Description = $"Iterations between checkpoints. Default {defaults.CheckpointInterval}.", DefaultValueFactory = _ => defaults.CheckpointInterval };
         var output = new Option<string>("--output", "-o") { Description = "Model file to write. Default model.safetensors.", DefaultValueFactory = _ => "model.safetensors" };
         var command = new Command("train", "Train RRM on images with image-level labels (a VOC folder or an image folder + labels CSV) and write the model file.")
         {
-            backbone, weights, width, iterations, batch, crop, lr, momentum, warmup, checkpoint, checkpointInterval, output,
+            backbone, weights, width, iterations, batch, crop, lr, backboneLr, momentum, warmup, checkpoint, checkpointInterval, output,
         };
         var data = DatasetOptions.AddTo(command, withMasks: false, withClasses: true);
         var common = CommonOptions.AddTo(command);
@@ -44,6 +45,7 @@ internal static class TrainCommand
                 CropSize = parse.GetValue(crop),
                 BaseLearningRate = parse.GetValue(lr),
                 Momentum = parse.GetValue(momentum),
+                BackboneLearningRateFactor = parse.GetValue(backboneLr),
                 ClassificationWarmupFraction = parse.GetValue(warmup),
                 CheckpointPath = parse.GetValue(checkpoint),
                 CheckpointInterval = parse.GetValue(checkpointInterval),

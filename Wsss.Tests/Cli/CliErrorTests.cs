@@ -68,7 +68,7 @@ public sealed class CliErrorTests
     {
         var (code, stdout, _) = CliHost.Run("train", "--help");
         Assert.AreEqual(0, code);
-        foreach (string option in new[] { "--voc", "--images", "--labels", "--backbone", "--weights", "--width", "--iterations", "--batch", "--crop", "--lr", "--momentum", "--warmup", "--checkpoint", "--threads", "--device", "--seed", "--output" })
+        foreach (string option in new[] { "--voc", "--images", "--labels", "--backbone", "--weights", "--width", "--iterations", "--batch", "--crop", "--lr", "--backbone-lr-factor", "--momentum", "--warmup", "--checkpoint", "--threads", "--device", "--seed", "--output" })
         {
             StringAssert.Contains(stdout, option);
         }
@@ -123,6 +123,7 @@ public sealed class CliErrorTests
         string images = Path.Combine(root, "images"), labels = Path.Combine(root, "labels.csv");
         AssertOneLineFailure(CliHost.Run("train", "--images", images, "--labels", labels, "--backbone", "SmallCnn", "--iterations", "0"), "Iterations");
         AssertOneLineFailure(CliHost.Run("train", "--images", images, "--labels", labels, "--backbone", "SmallCnn", "--momentum", "1.5"), "Momentum");
+        AssertOneLineFailure(CliHost.Run("train", "--images", images, "--labels", labels, "--backbone", "SmallCnn", "--backbone-lr-factor", "-1"), "BackboneLearningRateFactor");
         AssertOneLineFailure(CliHost.Run("train", "--images", images, "--labels", labels, "--backbone", "SmallCnn", "--threads", "-1"), "--threads");
         AssertOneLineFailure(CliHost.Run("quickstart", "--iterations", "-3"), "--iterations");
         AssertOneLineFailure(CliHost.Run("evaluate", "--model", Path.Combine(root, "x.safetensors"), "--images", images, "--labels", labels, "--scales", "1,abc"), "--scales");

@@ -88,7 +88,10 @@ public sealed class RrmTrainer
         }
     }
 
-    private RrmNetwork BuildNetwork(int classes)
+    private RrmNetwork BuildNetwork(int classes) => BuildNetwork(options, classes);
+
+    /// <summary>The RRM network of <paramref name="options"/>: its backbone, with the pretrained weights when a path is set.</summary>
+    internal static RrmNetwork BuildNetwork(RrmTrainingOptions options, int classes)
     {
         Backbone backbone;
         if (options.PretrainedWeightsPath is { } weights && weights.EndsWith(".json", StringComparison.OrdinalIgnoreCase))

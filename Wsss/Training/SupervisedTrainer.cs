@@ -33,8 +33,8 @@ internal static class SupervisedTrainer
         Torch.Torch.Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         Torch.Torch.ManualSeed((ulong)(uint)options.Seed);
         int classes = data.ClassNames.Count;
-        var backbone = Backbones.Create(options.Backbone, options.BackboneWidth, options.FrozenBatchNorm);
-        var network = new RrmNetwork(backbone, classes);
+        // The same network the weak trainer builds, pretrained weights included, so the two compare like for like.
+        var network = RrmTrainer.BuildNetwork(options, classes);
         network.To(device);
         var metadata = new ModelFileMetadata
         {
