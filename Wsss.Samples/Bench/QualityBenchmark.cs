@@ -565,6 +565,14 @@ internal static class QualityBenchmark
             string name = o[..eq], text = o[(eq + 1)..];
             PropertyInfo p = typeof(RrmTrainingOptions).GetProperty(name) ?? throw new ArgumentException($"RrmTrainingOptions has no property '{name}'.");
             Type t = Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType;
+            if (t == typeof(IReadOnlyList<double>))
+            {
+                // "CamScales=0.5,1.5" (empty: none).
+                p.SetValue(options, text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray());
+                continue;
+            }
+
             object value = t.IsEnum ? Enum.Parse(t, text, ignoreCase: true) : Convert.ChangeType(text, t, CultureInfo.InvariantCulture);
             p.SetValue(options, value);
         }

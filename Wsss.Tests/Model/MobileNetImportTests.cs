@@ -68,6 +68,31 @@ public sealed class MobileNetImportTests
     }
 
     [TestMethod]
+    public void DilatedOutputStrides_ClassifyLikeTheOriginalNetwork()
+    {
+        // The atrous conversion (strides removed, later depthwise convolutions dilated) is not exact, but the
+        // ImageNet weights must still recognise the same things: the reference's top-3 classes stay the top 3
+        // (in any order) at output strides 16 and 8. A wrong dilation or padding rule scrambles them.
+        string modelJson = ModelJson();
+        string fixtures = TestData.RequireShared("fixtures", "mobilenet");
+        using var expected = JsonDocument.Parse(File.ReadAllText(Path.Combine(fixtures, "expected.json")));
+        foreach (int outputStride in new[] { 16, 8 })
+        {
+            using var net = TfjsImport.LoadMobileNetV1(modelJson, outputStride, includeClassifier: true);
+            net.Eval();
+            foreach (var entry in expected.RootElement.GetProperty("images").EnumerateObject())
+            {
+                using var scope = T.NewDisposeScope();
+                using var noGrad = T.NoGrad();
+                var probabilities = net.Classify(ToInput(ImageCodec.Decode(Path.Combine(fixtures, entry.Name)), net.Normalization)).ToArray<float>();
+                int[] top3 = Enumerable.Range(0, probabilities.Length).OrderByDescending(i => probabilities[i]).Take(3).Order().ToArray();
+                int[] expectedTop3 = entry.Value.GetProperty("top5_index").EnumerateArray().Take(3).Select(e => e.GetInt32()).Order().ToArray();
+                CollectionAssert.AreEqual(expectedTop3, top3, $"output stride {outputStride}, {entry.Name}");
+            }
+        }
+    }
+
+    [TestMethod]
     public void ImportAtOutputStride8_KeepsWeightsAndDilates()
     {
         using var scope = T.NewDisposeScope();

@@ -55,6 +55,56 @@ public sealed class TrainerTests
         Assert.IsTrue(result.Mask.Labels.All(v => v <= 2));
     }
 
+    private sealed class RecordingDataset(IWeakDataset inner) : IWeakDataset
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<int> Loads { get; } = new();
+
+        public IReadOnlyList<string> ClassNames => inner.ClassNames;
+
+        public int Count => inner.Count;
+
+        public LabelledImage Load(int index)
+        {
+            Loads.Enqueue(index);
+            return inner.Load(index);
+        }
+    }
+
+    [TestMethod]
+    public void EveryIterationGetsItsOwnBatchWhenThePrefetchStartsLate()
+    {
+        // The next batch is prepared on the thread pool while the current step runs. Here the pool is busy when
+        // the prefetch for iteration 4 is queued, so it starts only after the training thread has moved on: it
+        // must still prepare iteration 4's images (it once read the loop counter late and prepared iteration 5's,
+        // so a batch was trained twice and one never, and resuming did not reproduce the run).
+        var data = new RecordingDataset(WeakDataset.From(Data));
+        var options = Tiny();
+        options.Threads = 1;
+        using var release = new ManualResetEventSlim(false);
+        var blockers = new List<Task>();
+        var progress = new SyncProgress(p =>
+        {
+            if (p.Iteration == 2)
+            {
+                for (int i = 0; i < Environment.ProcessorCount * 4; i++)
+                {
+                    blockers.Add(Task.Run(() => release.Wait(TimeSpan.FromSeconds(1))));
+                }
+            }
+
+            if (p.Iteration == 3)
+            {
+                release.Set();
+            }
+        });
+        using var model = new RrmTrainer(options).Train(data, progress);
+        Task.WaitAll(blockers);
+        int[] loads = data.Loads.ToArray();
+        // 6 iterations x 2 images = the first 12 positions of epoch 0: 12 different images, each loaded once.
+        Assert.AreEqual(12, loads.Length, string.Join(",", loads));
+        Assert.AreEqual(12, loads.Distinct().Count(), $"some batch was prepared twice: {string.Join(",", loads)}");
+    }
+
     [TestMethod]
     public void ResumedRunEqualsUninterruptedRun()
     {

@@ -148,7 +148,10 @@ public sealed class RrmTrainer
 
                 var watch = Stopwatch.StartNew();
                 Batch batch = next!.GetAwaiter().GetResult();
-                next = it + 1 < total ? Task.Run(() => PrepareBatch(it + 1), cancellationToken) : null;
+                // A copy for the lambda: a lambda captures the loop variable itself, and a prefetch that starts after
+                // the loop has moved on would read the next value and prepare the wrong iteration's batch.
+                int following = it + 1;
+                next = following < total ? Task.Run(() => PrepareBatch(following), cancellationToken) : null;
                 double tData = Lap(watch);
 
                 double lr = options.BaseLearningRate * Math.Pow(1.0 - ((double)it / total), options.PolyPower);
