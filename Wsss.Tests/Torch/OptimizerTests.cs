@@ -1,5 +1,6 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Wsss.Torch;
+using Wsss;
 using Wsss.Torch.Optim;
 using static Wsss.Tests.Torch.TorchAssert;
 using static Wsss.Torch.Torch;
@@ -232,5 +233,25 @@ public sealed class OptimizerTests
         StringAssert.Contains(ex.Message, "group7");
         ex = Assert.ThrowsExactly<InvalidDataException>(() => opt.LoadStateDict(new Dictionary<string, Tensor> { ["group0.momentum.0"] = Zeros([4]) }));
         StringAssert.Contains(ex.Message, "group0.momentum.0");
+    }
+    [TestMethod]
+    public void FailedStepReportsTheErrorAndKeepsTheStateItCreated()
+    {
+        using var scope = NewDisposeScope();
+        var good = FromArray(new double[] { 1, 2 }, 2);
+        good.RequiresGrad = true;
+        // A leaf view whose three elements share one memory location: the in-place update of it fails in libtorch.
+        var overlapping = Zeros([1], DType.Float64).Expand(3);
+        overlapping.RequiresGrad = true;
+        (good.Sum() + overlapping.Sum()).Backward();
+        using var sgd = new Sgd([new ParameterGroup("g", [good, overlapping])], 0.1, momentum: 0.9);
+        var error = Assert.ThrowsExactly<WsssNativeException>(sgd.Step);
+        StringAssert.Contains(error.Message, "memory location");
+        // The first parameter was updated before the failure; its momentum buffer belongs to the optimiser now
+        // (it used to leak and the state fell behind the parameters).
+        Close([0.9, 1.9], good.Detach());
+        var state = sgd.StateDict();
+        Assert.IsTrue(state.ContainsKey("group0.momentum.0"), string.Join(", ", state.Keys));
+        Close([1, 1], state["group0.momentum.0"]);
     }
 }

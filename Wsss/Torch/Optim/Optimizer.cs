@@ -213,7 +213,10 @@ public abstract class Optimizer : IDisposable
                 }
             }
 
-            Interop.NativeMethods.Check(update(p.Values, raw));
+            int status = update(p.Values, raw);
+            // Adopt the state tensors the native step created before checking its status: a step that fails at
+            // parameter k has already updated parameters 0..k-1 and created their buffers, which would otherwise
+            // leak and leave the optimiser's state behind its parameters.
             for (int s = 0; s < slots.Length; s++)
             {
                 for (int i = 0; i < parameters.Count; i++)
@@ -224,6 +227,8 @@ public abstract class Optimizer : IDisposable
                     }
                 }
             }
+
+            Interop.NativeMethods.Check(status);
         }
         finally
         {
