@@ -106,6 +106,33 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void ZeroBackboneFactorKeepsTheBackboneAndTrainsTheHeads()
+    {
+        static Dictionary<string, float[]> Tensors(SegmentationModel model) =>
+            SegmentationModel.ExportTensors(model.Network).Where(t => t.DType == Wsss.Model.Serialization.TensorDType.F32)
+                .ToDictionary(t => t.Name, t => t.AsFloatArray());
+
+        RrmTrainingOptions Fixed(int iterations)
+        {
+            var o = Tiny(iterations: iterations);
+            o.BackboneLearningRateFactor = 0;
+            o.FrozenBatchNorm = true;
+            return o;
+        }
+
+        using var short_ = new RrmTrainer(Fixed(2)).Train(WeakDataset.From(Data));
+        using var longer = new RrmTrainer(Fixed(5)).Train(WeakDataset.From(Data));
+        var a = Tensors(short_);
+        var b = Tensors(longer);
+        Assert.IsTrue(a.Keys.Any(k => k.StartsWith("backbone.", StringComparison.Ordinal)));
+        foreach (var (name, values) in a)
+        {
+            bool same = values.SequenceEqual(b[name]);
+            Assert.AreEqual(name.StartsWith("backbone.", StringComparison.Ordinal), same, name);
+        }
+    }
+
+    [TestMethod]
     public void ResumedRunEqualsUninterruptedRun()
     {
         // One thread: with several, float sums may be ordered differently between runs, and the discrete

@@ -118,6 +118,13 @@ public sealed class RrmTrainer
             }
         }
 
+        if (options.BackboneLearningRateFactor == 0)
+        {
+            // A backbone that never moves needs no gradients: backward then stops at the heads instead of
+            // computing every backbone gradient only to multiply it by a zero learning rate.
+            backbone.Freeze();
+        }
+
         return new RrmNetwork(backbone, classes);
     }
 

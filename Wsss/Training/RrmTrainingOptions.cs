@@ -60,8 +60,9 @@ public sealed class RrmTrainingOptions
 
     /// <summary>
     /// Extra factor on the backbone's two learning-rate groups (x1 weights, x2 biases become x f and x 2f); the
-    /// new layers keep x10 / x20. 0 keeps the pretrained backbone fixed, which suits very small datasets where
-    /// fine-tuning it teaches the classifier context instead of objects. Default 1 (the reference).
+    /// new layers keep x10 / x20. 0 keeps the pretrained backbone fixed (its parameters stop requiring gradients,
+    /// so backward ends at the heads), which suits very small datasets where fine-tuning it teaches the
+    /// classifier context instead of objects. Default 1 (the reference).
     /// </summary>
     public double BackboneLearningRateFactor { get; set; } = 1.0;
 
