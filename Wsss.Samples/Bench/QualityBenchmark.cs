@@ -27,7 +27,7 @@ namespace Wsss.Samples.Bench;
 /// </list>
 /// Usage: quality {synthetic|ablations|coco|all} [--iterations N] [--coco-iterations N] [--threads 2]
 /// [--set Option=Value ...] [--coco-set Option=Value ...] [--train N] [--test N] [--max-side 320] [--crf]
-/// [--no-supervised] [--data DIR] [--weights model.json].
+/// [--no-supervised] [--data DIR] [--weights model.json] [--dump DIR].
 /// Times: wall clock and process CPU time (on a loaded machine the CPU time is the better guide).
 /// </summary>
 internal static class QualityBenchmark
@@ -87,7 +87,7 @@ internal static class QualityBenchmark
     private static int Usage(string problem)
     {
         Console.Error.WriteLine($"{problem}. Usage: quality {{synthetic|ablations|coco|all}} [--iterations N] [--coco-iterations N] [--threads N] " +
-                                "[--set Option=Value] [--coco-set Option=Value] [--train N] [--test N] [--max-side N] [--crf] [--no-supervised] [--data DIR] [--weights model.json]");
+                                "[--set Option=Value] [--coco-set Option=Value] [--train N] [--test N] [--max-side N] [--crf] [--no-supervised] [--data DIR] [--weights model.json] [--dump DIR]");
         return 2;
     }
 
@@ -528,7 +528,7 @@ internal static class QualityBenchmark
     /// </summary>
     private static void DumpStrip(string folder, SegmentationModel model, LabelledImage item, float[] cams, byte[] seed)
     {
-        int h = item.Image.Height, w = item.Image.Width, plane = h * w, classes = model.ClassNames.Count;
+        int h = item.Image.Height, w = item.Image.Width, plane = h * w;
         var panels = new List<RgbImage> { item.Image, Visuals.Colorize(item.Mask!) };
         foreach (int c in item.Labels)
         {
