@@ -31,26 +31,10 @@ ensure_packages() {
   fi
 }
 
-# The ML.NET adapter needs Microsoft.ML, which not every NuGet source serves: it is outside the solution
-# and built (with its tests) only when a restore of it succeeds.
-MLNET_AVAILABLE=0
-probe_mlnet() {
-  if dotnet restore Wsss.MLNet.Tests/Wsss.MLNet.Tests.csproj -nologo -v quiet >/dev/null 2>&1; then
-    MLNET_AVAILABLE=1
-  else
-    log "Microsoft.ML cannot be restored from the configured NuGet sources: skipping Wsss.MLNet (adapter) and its tests"
-  fi
-}
-
 build() {
   ensure_packages
   log "building native library and .NET projects ($CONFIGURATION)"
   dotnet build Wsss.MLNet.sln -c "$CONFIGURATION" -nologo -v quiet -clp:ErrorsOnly
-  probe_mlnet
-  if [ "$MLNET_AVAILABLE" -eq 1 ]; then
-    log "building the ML.NET adapter (Wsss.MLNet) and its tests"
-    dotnet build Wsss.MLNet.Tests/Wsss.MLNet.Tests.csproj -c "$CONFIGURATION" -nologo -v quiet -clp:ErrorsOnly
-  fi
 }
 
 run_cli() {
@@ -66,11 +50,6 @@ run_tests() {
   dotnet test Wsss.MLNet.sln -c "$CONFIGURATION" --no-build -nologo --blame-hang-timeout 15m \
     --logger "console;verbosity=normal" 2>&1 | tee "$log_file"
   local status=${PIPESTATUS[0]}
-  if [ "$MLNET_AVAILABLE" -eq 1 ]; then
-    dotnet test Wsss.MLNet.Tests/Wsss.MLNet.Tests.csproj -c "$CONFIGURATION" --no-build -nologo --blame-hang-timeout 15m \
-      --logger "console;verbosity=normal" 2>&1 | tee -a "$log_file"
-    [ "${PIPESTATUS[0]}" -ne 0 ] && status=1
-  fi
   set -e
   # Sum the per-assembly summary blocks of the console logger ("     Passed: 78", "     Failed: 1", "    Skipped: 2").
   local totals

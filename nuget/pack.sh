@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the native library in Release and packs the NuGet packages into artifacts/packages/ (git-ignored):
 #   Wsss.<version>.nupkg / .snupkg        core library + libwsss_native.so (runtimes/linux-x64/native/)
-#   Wsss.MLNet.<version>.nupkg / .snupkg  ML.NET adapter, only where Microsoft.ML can be restored
+#   Wsss.MLNet.<version>.nupkg / .snupkg  ML.NET 5 adapter
 # Usage: nuget/pack.sh [--output DIR] [--version-suffix SUFFIX]
 # The version lives in Directory.Build.props (VersionPrefix).
 set -euo pipefail
@@ -30,11 +30,7 @@ mkdir -p "$OUTPUT"
 log "packing Wsss into $OUTPUT"
 dotnet pack Wsss/Wsss.csproj -c Release -nologo -v quiet -o "$OUTPUT" "${suffix_args[@]}"
 
-if dotnet restore Wsss.MLNet/Wsss.MLNet.csproj -nologo -v quiet >/dev/null 2>&1; then
-  log "packing Wsss.MLNet into $OUTPUT"
-  dotnet pack Wsss.MLNet/Wsss.MLNet.csproj -c Release -nologo -v quiet -o "$OUTPUT" "${suffix_args[@]}"
-else
-  log "Microsoft.ML cannot be restored from the configured NuGet sources: skipping the Wsss.MLNet package"
-fi
+log "packing Wsss.MLNet into $OUTPUT"
+dotnet pack Wsss.MLNet/Wsss.MLNet.csproj -c Release -nologo -v quiet -o "$OUTPUT" "${suffix_args[@]}"
 
 ls -1 "$OUTPUT"/*.nupkg "$OUTPUT"/*.snupkg 2>/dev/null
