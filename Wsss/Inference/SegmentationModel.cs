@@ -1,9 +1,10 @@
+using TorchSharp;
+using Wsss.Engine;
 using Wsss.Imaging;
 using Wsss.Model;
 using Wsss.Model.Serialization;
 using Wsss.Seeds;
-using Wsss.Torch;
-using F = Wsss.Torch.Functional;
+using static TorchSharp.torch;
 
 namespace Wsss.Inference;
 
@@ -21,7 +22,7 @@ public sealed class SegmentationModel : IDisposable
         Network = network;
         Metadata = metadata;
         Device = device;
-        network.Eval();
+        network.eval();
     }
 
     /// <summary>Foreground class names; mask value c + 1 is class c, 0 is background.</summary>
@@ -30,13 +31,17 @@ public sealed class SegmentationModel : IDisposable
     /// <summary>The backbone the network was built on.</summary>
     public BackboneKind Backbone => Metadata.Backbone;
 
-    /// <summary>Device the network runs on.</summary>
+    /// <summary>Device the network runs on (TorchSharp's).</summary>
     public Device Device { get; }
 
     /// <summary>The metadata stored in the model file.</summary>
     public ModelFileMetadata Metadata { get; }
 
-    internal RrmNetwork Network { get; }
+    /// <summary>
+    /// The trained network, a TorchSharp module in evaluation mode. Use it to fine-tune or to compose with your own
+    /// TorchSharp code; it stays owned by this model (disposed with it).
+    /// </summary>
+    public RrmNetwork Network { get; }
 
     /// <summary>Writes the model atomically to <paramref name="path"/> (one safetensors file readable by Python's safetensors).</summary>
     public void Save(string path)
@@ -50,8 +55,8 @@ public sealed class SegmentationModel : IDisposable
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     public static SegmentationModel Load(string path, Device? device = null)
     {
-        Device d = device ?? Device.Cpu;
-        d.EnsureAvailable();
+        Device d = device ?? Devices.Cpu;
+        Devices.EnsureAvailable(d);
         ModelFile file = ModelFile.Load(path);
         var metadata = file.Metadata;
         var network = new RrmNetwork(Backbones.Create(metadata.Backbone, metadata.BackboneWidth), metadata.ClassNames.Count);
@@ -66,7 +71,7 @@ public sealed class SegmentationModel : IDisposable
             throw new FileFormatException(path, null, $"its tensors do not fit a {metadata.Backbone} network with {metadata.ClassNames.Count} classes: {e.Message}");
         }
 
-        network.To(d);
+        network.to(d);
         return new SegmentationModel(network, metadata, d);
     }
 
@@ -160,12 +165,12 @@ public sealed class SegmentationModel : IDisposable
             multiHot[c] = keep[c + 1] ? 1f : 0f;
         }
 
-        using (Torch.Torch.NoGrad())
-        using (Torch.Torch.NewDisposeScope())
+        using (no_grad())
+        using (NewDisposeScope())
         {
             var input = ImageTensors.ToTensor([image], Metadata.Normalization, Device);
-            var labelTensor = Torch.Torch.FromArray<float>(multiHot, [1, classes], Device);
-            return Network.MultiScaleCam(input, labelTensor, null, scales ?? RrmNetwork.DefaultCamScales).To(Device.Cpu).ToArray<float>();
+            var labelTensor = tensor(multiHot, [1, classes], device: Device);
+            return Network.MultiScaleCam(input, labelTensor, null, scales ?? RrmNetwork.DefaultCamScales).cpu().contiguous().data<float>().ToArray();
         }
     }
 
@@ -207,8 +212,8 @@ public sealed class SegmentationModel : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         options.Validate();
         int h = image.Height, w = image.Width;
-        using (Torch.Torch.NoGrad())
-        using (Torch.Torch.NewDisposeScope())
+        using (no_grad())
+        using (NewDisposeScope())
         {
             var input = ImageTensors.ToTensor([image], Metadata.Normalization, Device);
             Tensor? sum = null;
@@ -216,15 +221,15 @@ public sealed class SegmentationModel : IDisposable
             foreach (double s in options.Scales)
             {
                 long sh = Math.Max(1, (long)(h * s)), sw = Math.Max(1, (long)(w * s));
-                var scaled = s == 1.0 ? input : F.Interpolate(input, sh, sw, InterpolationMode.Bilinear);
+                var scaled = s == 1.0 ? input : nn.functional.interpolate(input, [sh, sw], mode: InterpolationMode.Bilinear, align_corners: false);
                 foreach (bool flip in options.Flip ? new[] { false, true } : [false])
                 {
-                    var x = flip ? scaled.Flip(3) : scaled;
-                    var logits = Network.Segmentation.Forward(Network.Backbone.Forward(x));
-                    var p = F.Softmax(F.Interpolate(logits, h, w, InterpolationMode.Bilinear), 1);
+                    var x = flip ? scaled.flip(3) : scaled;
+                    var logits = Network.ForwardSegmentation(x);
+                    var p = nn.functional.softmax(nn.functional.interpolate(logits, [h, w], mode: InterpolationMode.Bilinear, align_corners: false), 1);
                     if (flip)
                     {
-                        p = p.Flip(3);
+                        p = p.flip(3);
                     }
 
                     sum = sum is null ? p : sum + p;
@@ -232,7 +237,7 @@ public sealed class SegmentationModel : IDisposable
                 }
             }
 
-            return (sum! / count).To(Device.Cpu).ToArray<float>();
+            return (sum! / count).cpu().contiguous().data<float>().ToArray();
         }
     }
 
@@ -307,14 +312,18 @@ public sealed class SegmentationModel : IDisposable
 
     internal static IEnumerable<TensorData> ExportTensors(RrmNetwork network)
     {
-        foreach (var (name, tensor) in network.StateDict())
+        foreach (var (name, t) in network.state_dict())
         {
-            using var cpu = tensor.Detach().To(Device.Cpu);
-            yield return cpu.DType switch
+            using var cpu = t.detach().cpu().contiguous();
+            if (cpu.dtype == ScalarType.Int64)
             {
-                DType.Int64 => TensorData.FromInt64s(name, cpu.Shape.ToArray(), cpu.ToArray<long>()),
-                _ => TensorData.FromFloats(name, cpu.Shape.ToArray(), cpu.To(DType.Float32).ToArray<float>()),
-            };
+                yield return TensorData.FromInt64s(name, cpu.shape, cpu.data<long>().ToArray());
+            }
+            else
+            {
+                using var single = cpu.to(ScalarType.Float32);
+                yield return TensorData.FromFloats(name, cpu.shape, single.data<float>().ToArray());
+            }
         }
     }
 

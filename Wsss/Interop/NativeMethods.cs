@@ -25,16 +25,7 @@ internal static unsafe partial class NativeMethods
                 $"libwsss_native has ABI version {native} but this Wsss assembly expects {AbiVersion}: " +
                 "the native library and the assembly come from different builds; rebuild or reinstall both.");
         }
-
-        // libtorch inside a .NET host starts with one intra-op thread; use every core unless told otherwise.
-        Check(wsss_set_num_threads(DefaultThreadCount()));
     }
-
-    /// <summary>Environment variable that sets libtorch's initial thread count.</summary>
-    internal const string ThreadsVariable = "WSSS_NUM_THREADS";
-
-    private static int DefaultThreadCount() =>
-        int.TryParse(Environment.GetEnvironmentVariable(ThreadsVariable), out int n) && n > 0 ? n : Environment.ProcessorCount;
 
     [LibraryImport(Library)]
     internal static partial int wsss_abi_version();

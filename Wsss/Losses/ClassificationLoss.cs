@@ -1,4 +1,5 @@
-using Wsss.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Wsss.Losses;
 
@@ -19,14 +20,14 @@ public static class ClassificationLoss
     {
         ArgumentNullException.ThrowIfNull(logits);
         ArgumentNullException.ThrowIfNull(targets);
-        if (logits.Dimensions != 2 || !logits.Shape.SequenceEqual(targets.Shape))
+        if (logits.dim() != 2 || !logits.shape.SequenceEqual(targets.shape))
         {
             throw new ArgumentException(
-                $"Classification logits and targets must both be (N, C) and equal; got {logits} and {targets}.", nameof(targets));
+                $"Classification logits and targets must both be (N, C) and equal; got ({string.Join(", ", logits.shape)}) and ({string.Join(", ", targets.shape)}).", nameof(targets));
         }
 
-        using var scope = Torch.Torch.NewDisposeScope();
-        Tensor y = targets.DType == logits.DType && targets.Device == logits.Device ? targets : targets.To(logits.DType, logits.Device);
-        return Functional.MultilabelSoftMarginLoss(logits, y).MoveToOuterScope();
+        using var scope = NewDisposeScope();
+        Tensor y = targets.dtype == logits.dtype && targets.device == logits.device ? targets : targets.to(logits.dtype, logits.device);
+        return nn.functional.multilabel_soft_margin_loss(logits, y).MoveToOuterDisposeScope();
     }
 }

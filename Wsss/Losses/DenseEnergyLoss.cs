@@ -1,6 +1,7 @@
+using TorchSharp;
 using Wsss.Imaging;
 using Wsss.Seeds;
-using Wsss.Torch;
+using static TorchSharp.torch;
 
 namespace Wsss.Losses;
 
@@ -79,8 +80,8 @@ public sealed class DenseEnergyLoss : IDisposable
         Check(probabilities, imagesHwc.Length, labels, cropMask);
         lock (gate)
         {
-            using var scope = Torch.Torch.NewDisposeScope();
-            return Compute(probabilities, imagesHwc, labels, cropMask).MoveToOuterScope();
+            using var scope = NewDisposeScope();
+            return Compute(probabilities, imagesHwc, labels, cropMask).MoveToOuterDisposeScope();
         }
     }
 
@@ -89,12 +90,12 @@ public sealed class DenseEnergyLoss : IDisposable
     {
         ArgumentNullException.ThrowIfNull(probabilities);
         ArgumentNullException.ThrowIfNull(images);
-        if (probabilities.Dimensions != 4 || images.Count != probabilities.Size(0))
+        if (probabilities.dim() != 4 || images.Count != probabilities.shape[0])
         {
-            throw new ArgumentException($"Expected one image per batch entry of {probabilities}; got {images.Count}.", nameof(images));
+            throw new ArgumentException($"Expected one image per batch entry of probabilities ({string.Join(", ", probabilities.shape)}); got {images.Count}.", nameof(images));
         }
 
-        long h = probabilities.Size(2), w = probabilities.Size(3);
+        long h = probabilities.shape[2], w = probabilities.shape[3];
         var all = new byte[checked(images.Count * h * w * 3)];
         for (int n = 0; n < images.Count; n++)
         {
@@ -115,25 +116,25 @@ public sealed class DenseEnergyLoss : IDisposable
 
     private static void Check(Tensor p, int imageBytes, Tensor labels, Tensor? crop)
     {
-        if (p.Dimensions != 4 || !p.DType.IsFloatingPoint())
+        if (p.dim() != 4 || !p.is_floating_point())
         {
-            throw new ArgumentException($"Probabilities must be a float (N, K, H, W) tensor; got {p}.", nameof(p));
+            throw new ArgumentException($"Probabilities must be a float (N, K, H, W) tensor; got {Describe(p)}.", nameof(p));
         }
 
-        long n = p.Size(0), h = p.Size(2), w = p.Size(3);
-        if (labels.Dimensions != 3 || labels.Size(0) != n || labels.Size(1) != h || labels.Size(2) != w)
+        long n = p.shape[0], h = p.shape[2], w = p.shape[3];
+        if (labels.dim() != 3 || labels.shape[0] != n || labels.shape[1] != h || labels.shape[2] != w)
         {
-            throw new ArgumentException($"Labels must be (N, H, W) = ({n}, {h}, {w}); got {labels}.", nameof(labels));
+            throw new ArgumentException($"Labels must be (N, H, W) = ({n}, {h}, {w}); got {Describe(labels)}.", nameof(labels));
         }
 
-        if (labels.DType.IsFloatingPoint() || labels.DType == DType.Bool)
+        if (labels.is_floating_point() || labels.dtype == ScalarType.Bool)
         {
-            throw new ArgumentException($"Labels must hold integer class indices; got {labels.DType}.", nameof(labels));
+            throw new ArgumentException($"Labels must hold integer class indices; got {labels.dtype}.", nameof(labels));
         }
 
-        if (crop is not null && (crop.Dimensions != 3 || crop.Size(0) != n || crop.Size(1) != h || crop.Size(2) != w))
+        if (crop is not null && (crop.dim() != 3 || crop.shape[0] != n || crop.shape[1] != h || crop.shape[2] != w))
         {
-            throw new ArgumentException($"The crop mask must be (N, H, W) = ({n}, {h}, {w}); got {crop}.", nameof(crop));
+            throw new ArgumentException($"The crop mask must be (N, H, W) = ({n}, {h}, {w}); got {Describe(crop)}.", nameof(crop));
         }
 
         if (imageBytes != n * h * w * 3)
@@ -142,49 +143,51 @@ public sealed class DenseEnergyLoss : IDisposable
         }
     }
 
+    private static string Describe(Tensor t) => $"{t.dtype} ({string.Join(", ", t.shape)})";
+
     private Tensor Compute(Tensor probabilities, ReadOnlySpan<byte> imagesHwc, Tensor labels, Tensor? cropMask)
     {
         DenseEnergyLossOptions o = Options;
-        int n = (int)probabilities.Size(0), k = (int)probabilities.Size(1);
-        int fullH = (int)probabilities.Size(2), fullW = (int)probabilities.Size(3);
+        int n = (int)probabilities.shape[0], k = (int)probabilities.shape[1];
+        int fullH = (int)probabilities.shape[2], fullW = (int)probabilities.shape[3];
         double s = o.Scale;
         int h = Math.Max(1, (int)Math.Floor(fullH * s)), w = Math.Max(1, (int)Math.Floor(fullW * s));
         long[] rows = SourceIndices(h, fullH, s), cols = SourceIndices(w, fullW, s);
-        DType dtype = probabilities.DType;
-        Device device = probabilities.Device;
+        ScalarType dtype = probabilities.dtype;
+        Device device = probabilities.device;
         bool exact = o.Gradient == EnergyGradient.Exact;
-        bool needGrad = probabilities.RequiresGrad && Torch.Torch.IsGradEnabled;
+        bool needGrad = probabilities.requires_grad && is_grad_enabled();
 
         Tensor ph = Downscale(probabilities, h, w, s);
         Tensor roi = cropMask is null
-            ? Torch.Torch.Ones([n, 1, h, w], dtype, device)
-            : Nearest(cropMask, rows, cols).To(dtype, device).Unsqueeze(1);
-        Tensor unlabelled = Nearest(labels, rows, cols).To(device).Eq(SeededCrossEntropy.Unlabelled).Unsqueeze(1);
+            ? ones([n, 1, h, w], dtype, device)
+            : Nearest(cropMask, rows, cols).to(dtype, device).unsqueeze(1);
+        Tensor unlabelled = Nearest(labels, rows, cols).to(device).eq(SeededCrossEntropy.Unlabelled).unsqueeze(1);
 
-        Tensor pForGate = exact && needGrad ? ph : ph.Detach();
-        Tensor gateMap = (roi - pForGate.Amax([1], keepDim: true)).Clamp(min: 0).MaskedFill(unlabelled, 1.0);
-        Tensor gateValue = gateMap.Detach();
+        Tensor pForGate = exact && needGrad ? ph : ph.detach();
+        Tensor gateMap = (roi - pForGate.amax([1], keepdim: true)).clamp_min(0).masked_fill(unlabelled, 1.0);
+        Tensor gateValue = gateMap.detach();
         Tensor seg = ph * roi;
-        Tensor segValue = seg.Detach();
+        Tensor segValue = seg.detach();
 
         // Exact mode filters [S, Gate S] together: one lattice build per image for both.
-        Tensor filterInput = exact && needGrad ? Torch.Torch.Cat([segValue, gateValue * segValue], 1) : segValue;
-        int channels = (int)filterInput.Size(1);
+        Tensor filterInput = exact && needGrad ? cat([segValue, gateValue * segValue], 1) : segValue;
+        int channels = (int)filterInput.shape[1];
         Tensor filtered = FilterOnCpu(filterInput, imagesHwc, n, fullH, fullW, rows, cols, h, w, channels)
-            .To(dtype, device) * o.LatticeScaleCompensation;
-        Tensor ws = channels == k ? filtered : filtered.Slice(1, 0, k);
+            .to(dtype, device) * o.LatticeScaleCompensation;
+        Tensor ws = channels == k ? filtered : filtered.narrow(1, 0, k);
 
         double coefficient = -o.Weight / n;
-        Tensor value = (gateValue * segValue * ws).Sum() * coefficient;
+        Tensor value = (gateValue * segValue * ws).sum() * coefficient;
         if (!needGrad)
         {
             return value;
         }
 
         Tensor surrogate = exact
-            ? (gateMap * seg * ws).Sum() + (seg * filtered.Slice(1, k, 2 * k)).Sum()
-            : (seg * (gateValue * ws)).Sum() * 2.0;
-        return ((surrogate - surrogate.Detach()) * coefficient) + value;
+            ? (gateMap * seg * ws).sum() + (seg * filtered.narrow(1, k, k)).sum()
+            : (seg * (gateValue * ws)).sum() * 2.0;
+        return ((surrogate - surrogate.detach()) * coefficient) + value;
     }
 
     private static long[] SourceIndices(int outSize, int inSize, double scale)
@@ -207,16 +210,16 @@ public sealed class DenseEnergyLoss : IDisposable
 
         // Bilinear with scale_factor 0.5 samples x_src = 2 x + 0.5: the mean of each 2x2 block.
         return s == 0.5
-            ? Functional.AvgPool2d(p, 2)
-            : Functional.Interpolate(p, h, w, InterpolationMode.Bilinear, alignCorners: false);
+            ? nn.functional.avg_pool2d(p, [2, 2])
+            : nn.functional.interpolate(p, [h, w], mode: InterpolationMode.Bilinear, align_corners: false);
     }
 
     private static Tensor Nearest(Tensor map, long[] rows, long[] cols)
     {
-        Device d = map.Device;
-        Tensor r = Torch.Torch.FromArray<long>(rows, [rows.Length], d);
-        Tensor c = Torch.Torch.FromArray<long>(cols, [cols.Length], d);
-        return map.IndexSelect(1, r).IndexSelect(2, c);
+        Device d = map.device;
+        Tensor r = tensor(rows, device: d);
+        Tensor c = tensor(cols, device: d);
+        return map.index_select(1, r).index_select(2, c);
     }
 
     private Tensor FilterOnCpu(
@@ -253,10 +256,12 @@ public sealed class DenseEnergyLoss : IDisposable
         }
 
         Span<float> inSpan = inputBuffer.AsSpan(0, values);
-        input.To(DType.Float32, Device.Cpu).CopyTo<float>(inSpan);
+        input.to(ScalarType.Float32, CPU).contiguous().data<float>().CopyTo(inSpan);
         Span<float> outSpan = outputBuffer.AsSpan(0, values);
         filter.Filter(imageBuffer.AsSpan(0, imageBytes), n, h, w, inSpan, channels, (float)(Options.Sxy * Options.Scale), Options.Srgb, outSpan);
-        return Torch.Torch.FromArray<float>(outSpan, [n, channels, h, w]);
+        Tensor result = empty([n, channels, h, w]);
+        result.data<float>().CopyFrom((ReadOnlySpan<float>)outSpan);
+        return result;
     }
 }
 

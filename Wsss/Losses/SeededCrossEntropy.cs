@@ -1,4 +1,5 @@
-using Wsss.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Wsss.Losses;
 
@@ -30,42 +31,42 @@ public static class SeededCrossEntropy
     {
         ArgumentNullException.ThrowIfNull(segLogits);
         ArgumentNullException.ThrowIfNull(labels);
-        if (segLogits.Dimensions != 4)
+        if (segLogits.dim() != 4)
         {
-            throw new ArgumentException($"Seg logits must be (N, C+1, h, w); got {segLogits}.", nameof(segLogits));
+            throw new ArgumentException($"Seg logits must be (N, C+1, h, w); got ({string.Join(", ", segLogits.shape)}).", nameof(segLogits));
         }
 
-        if (labels.Dimensions != 3 || labels.Size(0) != segLogits.Size(0))
+        if (labels.dim() != 3 || labels.shape[0] != segLogits.shape[0])
         {
-            throw new ArgumentException($"Labels must be (N, H, W) with N = {segLogits.Size(0)}; got {labels}.", nameof(labels));
+            throw new ArgumentException($"Labels must be (N, H, W) with N = {segLogits.shape[0]}; got ({string.Join(", ", labels.shape)}).", nameof(labels));
         }
 
-        if (labels.DType != DType.Int64)
+        if (labels.dtype != ScalarType.Int64)
         {
-            throw new ArgumentException($"Labels must be Int64 class indices; got {labels.DType}.", nameof(labels));
+            throw new ArgumentException($"Labels must be Int64 class indices; got {labels.dtype}.", nameof(labels));
         }
 
-        using var scope = Torch.Torch.NewDisposeScope();
-        long height = labels.Size(1), width = labels.Size(2);
-        Tensor z = segLogits.Size(2) == height && segLogits.Size(3) == width
+        using var scope = NewDisposeScope();
+        long height = labels.shape[1], width = labels.shape[2];
+        Tensor z = segLogits.shape[2] == height && segLogits.shape[3] == width
             ? segLogits
-            : Functional.Interpolate(segLogits, height, width, InterpolationMode.Bilinear, alignCorners: false);
-        Tensor y = labels.Device == segLogits.Device ? labels : labels.To(segLogits.Device);
+            : nn.functional.interpolate(segLogits, [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
+        Tensor y = labels.device == segLogits.device ? labels : labels.to(segLogits.device);
 
-        Tensor isBackground = y.Eq(0);
-        Tensor isForeground = y.Ne(0) & y.Ne(Unlabelled);
-        Tensor background = Term(z, y.MaskedFill(!isBackground, Unlabelled), isBackground);
-        Tensor foreground = Term(z, y.MaskedFill(!isForeground, Unlabelled), isForeground);
+        Tensor isBackground = y.eq(0);
+        Tensor isForeground = y.ne(0).logical_and(y.ne(Unlabelled));
+        Tensor background = Term(z, y.masked_fill(isBackground.logical_not(), Unlabelled), isBackground);
+        Tensor foreground = Term(z, y.masked_fill(isForeground.logical_not(), Unlabelled), isForeground);
         Tensor total = background + foreground;
-        return new SeededCrossEntropyResult(total.MoveToOuterScope(), background.MoveToOuterScope(), foreground.MoveToOuterScope());
+        return new SeededCrossEntropyResult(total.MoveToOuterDisposeScope(), background.MoveToOuterDisposeScope(), foreground.MoveToOuterDisposeScope());
     }
 
     // A summed cross-entropy over no pixel is exactly 0 and stays in the graph, so dividing by
     // max(count, 1) skips an empty set without NaN and without a host synchronisation.
     private static Tensor Term(Tensor logits, Tensor target, Tensor member)
     {
-        Tensor sum = Functional.CrossEntropy(logits, target, ignoreIndex: Unlabelled, reduction: Reduction.Sum);
-        Tensor count = member.Sum().To(logits.DType).Clamp(min: 1);
+        Tensor sum = nn.functional.cross_entropy(logits, target, ignore_index: Unlabelled, reduction: nn.Reduction.Sum);
+        Tensor count = member.sum().to(logits.dtype).clamp_min(1);
         return sum / count;
     }
 }

@@ -1,5 +1,7 @@
-using Wsss.Torch;
-using Wsss.Torch.Nn;
+using TorchSharp;
+using TorchSharp.Modules;
+using Wsss.Model.Layers;
+using static TorchSharp.torch;
 
 namespace Wsss.Model;
 
@@ -8,13 +10,18 @@ namespace Wsss.Model;
 /// class (no bias, Xavier-uniform), whose weights also give the class activation maps. Parameter
 /// "weight" (classes, channels, 1, 1).
 /// </summary>
-public sealed class ClassificationHead : Module
+public sealed class ClassificationHead : nn.Module<Tensor, Tensor>
 {
+#pragma warning disable IDE1006 // state-dict name
+    private Parameter weight;
+#pragma warning restore IDE1006
+
     /// <summary>Creates the head.</summary>
     /// <param name="inChannels">Feature channels.</param>
     /// <param name="classes">Foreground classes (no background).</param>
     /// <param name="dropout">Channel dropout rate before pooling, in training mode only. Default 0.5.</param>
     public ClassificationHead(long inChannels, long classes, double dropout = 0.5)
+        : base(nameof(ClassificationHead))
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
@@ -25,8 +32,9 @@ public sealed class ClassificationHead : Module
 
         Classes = classes;
         Dropout = dropout;
-        Weight = RegisterParameter("weight", Torch.Torch.Empty([classes, inChannels, 1, 1]));
-        Init.XavierUniform(Weight);
+        weight = new Parameter(empty(classes, inChannels, 1, 1));
+        Init.XavierUniform(weight);
+        RegisterComponents();
     }
 
     /// <summary>Number of classes.</summary>
@@ -36,23 +44,20 @@ public sealed class ClassificationHead : Module
     public double Dropout { get; }
 
     /// <summary>The 1x1 classifier (classes, channels, 1, 1).</summary>
-    public Tensor Weight { get; }
+    public Parameter Weight => weight;
+
+    /// <summary>Class logits (N, classes) from features (N, channels, h, w); the same as <see cref="Logits"/>.</summary>
+    public override Tensor forward(Tensor features) => Logits(features);
 
     /// <summary>Class logits (N, classes) from features (N, channels, h, w).</summary>
     public Tensor Logits(Tensor features)
     {
-        using var dropped = Functional.Dropout2d(features, Dropout, IsTraining);
-        using var pooled = Functional.AdaptiveAvgPool2d(dropped, 1, 1);
-        using var logits = Functional.Conv2d(pooled, Weight);
-        return logits.Reshape(logits.Size(0), Classes);
+        var pooled = nn.functional.adaptive_avg_pool2d(nn.functional.dropout2d(features, Dropout, training), [1, 1]);
+        return nn.functional.conv2d(pooled, weight).reshape(features.shape[0], Classes);
     }
 
     /// <summary>Class activation maps relu(W * features) (N, classes, h, w), on the features without dropout.</summary>
-    public Tensor Cam(Tensor features)
-    {
-        using var scores = Functional.Conv2d(features, Weight);
-        return scores.Relu();
-    }
+    public Tensor Cam(Tensor features) => nn.functional.relu(nn.functional.conv2d(features, weight));
 }
 
 /// <summary>
@@ -60,7 +65,7 @@ public sealed class ClassificationHead : Module
 /// (dilation 12) to classes + 1 (background first); Xavier-uniform weights, zero biases. Children
 /// "conv1" and "conv2".
 /// </summary>
-public sealed class SegmentationHead : TensorModule
+public sealed class SegmentationHead : nn.Module<Tensor, Tensor>
 {
     private const long HiddenChannels = 512;
     private const long Dilation = 12;
@@ -72,27 +77,28 @@ public sealed class SegmentationHead : TensorModule
     /// <param name="inChannels">Feature channels.</param>
     /// <param name="classesWithBackground">Output channels: foreground classes + 1.</param>
     public SegmentationHead(long inChannels, long classesWithBackground)
+        : base(nameof(SegmentationHead))
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(classesWithBackground, 2);
-        conv1 = RegisterModule("conv1", new Conv2d(inChannels, HiddenChannels, 3, padding: Dilation, dilation: Dilation));
-        conv2 = RegisterModule("conv2", new Conv2d(HiddenChannels, classesWithBackground, 3, padding: Dilation, dilation: Dilation));
-        using var noGrad = Torch.Torch.NoGrad();
-        foreach (var conv in new[] { conv1, conv2 })
+        conv1 = nn.Conv2d(inChannels, HiddenChannels, 3, padding: Dilation, dilation: Dilation);
+        conv2 = nn.Conv2d(HiddenChannels, classesWithBackground, 3, padding: Dilation, dilation: Dilation);
+        RegisterComponents();
+        using (no_grad())
         {
-            Init.XavierUniform(conv.Weight);
-            conv.Bias!.Zero();
+            foreach (var conv in new[] { conv1, conv2 })
+            {
+                Init.XavierUniform(conv.weight!);
+                conv.bias!.zero_();
+            }
         }
+
+        ClassesWithBackground = classesWithBackground;
     }
 
     /// <summary>Output channels (classes + background).</summary>
-    public long ClassesWithBackground => conv2.OutChannels;
+    public long ClassesWithBackground { get; }
 
     /// <summary>Segmentation logits (N, classes + 1, h, w) from features (N, channels, h, w).</summary>
-    public override Tensor Forward(Tensor input)
-    {
-        using var hidden = conv1.Forward(input);
-        using var activated = hidden.Relu();
-        return conv2.Forward(activated);
-    }
+    public override Tensor forward(Tensor input) => conv2.forward(nn.functional.relu(conv1.forward(input)));
 }

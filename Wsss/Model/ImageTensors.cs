@@ -1,5 +1,6 @@
+using Wsss.Engine;
 using Wsss.Imaging;
-using Wsss.Torch;
+using static TorchSharp.torch;
 
 namespace Wsss.Model;
 
@@ -54,6 +55,7 @@ public static class ImageTensors
             }
         }
 
-        return Torch.Torch.FromArray<float>(data, [images.Count, 3, h, w], device);
+        TorchEngine.EnsureLoaded();
+        return tensor(data, [images.Count, 3, h, w], device: device);
     }
 }

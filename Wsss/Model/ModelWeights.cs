@@ -1,6 +1,6 @@
+using TorchSharp;
 using Wsss.Model.Serialization;
-using Wsss.Torch;
-using Wsss.Torch.Nn;
+using static TorchSharp.torch;
 
 namespace Wsss.Model;
 
@@ -23,11 +23,11 @@ public static class ModelWeights
     /// A tensor of the module is missing from <paramref name="weights"/>, or its shape or value count differs;
     /// the message names every such tensor.
     /// </exception>
-    public static IReadOnlyList<string> Load(Module module, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> weights)
+    public static IReadOnlyList<string> Load(nn.Module module, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> weights)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(weights);
-        var own = module.StateDict();
+        var own = module.state_dict();
         var problems = new List<string>();
         foreach (var (name, target) in own)
         {
@@ -35,17 +35,17 @@ public static class ModelWeights
             {
                 if (!name.EndsWith(OptionalSuffix, StringComparison.Ordinal))
                 {
-                    problems.Add($"'{name}' is missing (expected shape {FormatShape(target.Shape)})");
+                    problems.Add($"'{name}' is missing (expected shape {FormatShape(target.shape)})");
                 }
 
                 continue;
             }
 
-            if (!source.Shape.AsSpan().SequenceEqual(target.Shape))
+            if (!source.Shape.AsSpan().SequenceEqual(target.shape))
             {
-                problems.Add($"'{name}' has shape {FormatShape(source.Shape)} but {FormatShape(target.Shape)} is expected");
+                problems.Add($"'{name}' has shape {FormatShape(source.Shape)} but {FormatShape(target.shape)} is expected");
             }
-            else if (source.Data.LongLength != target.NumberOfElements)
+            else if (source.Data.LongLength != target.numel())
             {
                 problems.Add($"'{name}' has {source.Data.LongLength} values for shape {FormatShape(source.Shape)}");
             }
@@ -56,14 +56,15 @@ public static class ModelWeights
             throw new InvalidDataException($"The weights do not fit {module.GetType().Name}: {string.Join("; ", problems)}.");
         }
 
-        using (Torch.Torch.NoGrad())
+        using (no_grad())
         {
             foreach (var (name, target) in own)
             {
                 if (weights.TryGetValue(name, out var source))
                 {
-                    using var value = Torch.Torch.FromArray<float>(source.Data, source.Shape, target.Device);
-                    target.CopyFrom(value);
+                    // tensor() copies the array; copy_ converts to the target's dtype (integer counters) and device.
+                    using var value = tensor(source.Data, source.Shape);
+                    target.copy_(value);
                 }
             }
         }
@@ -75,14 +76,14 @@ public static class ModelWeights
     /// The parameters and buffers of <paramref name="module"/> as float copies by state-dict name (integer
     /// buffers such as batch counters are converted), the inverse of <see cref="Load"/>.
     /// </summary>
-    public static Dictionary<string, (float[] Data, long[] Shape)> Export(Module module)
+    public static Dictionary<string, (float[] Data, long[] Shape)> Export(nn.Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
         var result = new Dictionary<string, (float[] Data, long[] Shape)>(StringComparer.Ordinal);
-        foreach (var (name, tensor) in module.StateDict())
+        foreach (var (name, t) in module.state_dict())
         {
-            using var cpu = tensor.Detach().To(DType.Float32, Device.Cpu);
-            result.Add(name, (cpu.ToArray<float>(), tensor.Shape.ToArray()));
+            using var cpu = t.detach().to(ScalarType.Float32, CPU).contiguous();
+            result.Add(name, (cpu.data<float>().ToArray(), t.shape));
         }
 
         return result;
@@ -119,7 +120,7 @@ public static class ModelWeights
     /// <returns>The tensor names in the file that the module does not have.</returns>
     /// <exception cref="InvalidDataException">A tensor is missing or mis-shaped (named, with the file).</exception>
     /// <exception cref="FileFormatException">The file is not valid safetensors.</exception>
-    public static IReadOnlyList<string> LoadSafetensors(Module module, string path)
+    public static IReadOnlyList<string> LoadSafetensors(nn.Module module, string path)
     {
         var content = SafetensorsFile.Read(path);
         try

@@ -1,14 +1,13 @@
 using System.Globalization;
 using Wsss.Model;
 using Wsss.Model.Serialization;
-using Wsss.Torch;
-using Wsss.Torch.Optim;
+using static TorchSharp.torch;
 
 namespace Wsss.Training;
 
 /// <summary>
 /// A training checkpoint: one safetensors file holding the network ("model." + state-dict keys), the
-/// optimiser state ("optim." + its keys), libtorch's CPU generator state ("rng.cpu") and, in the metadata,
+/// optimiser state ("optim." + its keys: momentum buffers and step count), libtorch's CPU generator state ("rng.cpu") and, in the metadata,
 /// the model metadata plus the completed iteration and the seed. Data order and augmentation are derived
 /// from (seed, iteration), so this is all a resumed run needs to continue exactly. Written atomically.
 /// </summary>
@@ -19,7 +18,7 @@ internal static class Checkpoint
     private const string IterationKey = "iteration";
     private const string SeedKey = "seed";
 
-    public static void Save(string path, ModelFileMetadata metadata, RrmNetwork network, Optimizer optimizer, int iteration, int seed)
+    public static void Save(string path, ModelFileMetadata metadata, RrmNetwork network, GroupedSgd optimizer, int iteration, int seed)
     {
         var map = metadata.ToDictionary();
         map[KindKey] = Kind;
@@ -34,17 +33,17 @@ internal static class Checkpoint
         foreach (var (key, value) in optimizer.StateDict())
         {
             using (value)
-            using (var cpu = value.To(Device.Cpu))
+            using (var cpu = value.cpu().contiguous())
             {
-                tensors.Add(cpu.DType == DType.Int64
-                    ? TensorData.FromInt64s("optim." + key, cpu.Shape.ToArray(), cpu.ToArray<long>())
-                    : TensorData.FromFloats("optim." + key, cpu.Shape.ToArray(), cpu.To(DType.Float32).ToArray<float>()));
+                tensors.Add(cpu.dtype == ScalarType.Int64
+                    ? TensorData.FromInt64s("optim." + key, cpu.shape, cpu.data<long>().ToArray())
+                    : TensorData.FromFloats("optim." + key, cpu.shape, cpu.to(ScalarType.Float32).data<float>().ToArray()));
             }
         }
 
-        using (var rng = Torch.Torch.GetRngState())
+        using (var rng = get_rng_state())
         {
-            tensors.Add(new TensorData("rng.cpu", TensorDType.U8, rng.Shape.ToArray(), rng.ToArray<byte>()));
+            tensors.Add(new TensorData("rng.cpu", TensorDType.U8, rng.shape, rng.data<byte>().ToArray()));
         }
 
         SafetensorsFile.Write(path, tensors, map);
@@ -52,7 +51,7 @@ internal static class Checkpoint
 
     /// <summary>Restores network, optimiser and generator; returns the completed iteration.</summary>
     /// <exception cref="FileFormatException">The file is not a checkpoint of this training (other classes, backbone or seed).</exception>
-    public static int Load(string path, ModelFileMetadata expected, RrmNetwork network, Optimizer optimizer, int seed)
+    public static int Load(string path, ModelFileMetadata expected, RrmNetwork network, GroupedSgd optimizer, int seed)
     {
         var content = SafetensorsFile.Read(path);
         var meta = content.Metadata;
@@ -88,20 +87,26 @@ internal static class Checkpoint
             throw new FileFormatException(path, null, $"its network does not fit this training: {e.Message}");
         }
 
-        using (var scope = Torch.Torch.NewDisposeScope())
+        using (var scope = NewDisposeScope())
         {
             var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             foreach (var t in content.Tensors.Where(t => t.Name.StartsWith("optim.", StringComparison.Ordinal)))
             {
                 string key = t.Name["optim.".Length..];
-                state[key] = t.DType == TensorDType.I64
-                    ? Torch.Torch.FromArray(t.AsInt64Array(), t.Shape)
-                    : Torch.Torch.FromArray(t.AsFloatArray(), t.Shape);
+                state[key] = t.DType == TensorDType.I64 ? tensor(t.AsInt64Array(), t.Shape) : tensor(t.AsFloatArray(), t.Shape);
             }
 
-            optimizer.LoadStateDict(state);
+            try
+            {
+                optimizer.LoadStateDict(state);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new FileFormatException(path, null, $"its optimiser state does not fit this training: {e.Message}");
+            }
+
             var rng = content["rng.cpu"];
-            Torch.Torch.SetRngState(Torch.Torch.FromArray(rng.Data, rng.Shape));
+            set_rng_state(tensor(rng.Data.ToArray(), rng.Shape, ScalarType.Byte));
         }
 
         return iteration;

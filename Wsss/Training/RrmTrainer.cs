@@ -4,10 +4,10 @@ using Wsss.Imaging;
 using Wsss.Inference;
 using Wsss.Losses;
 using Wsss.Model;
+using TorchSharp;
+using Wsss.Engine;
 using Wsss.Seeds;
-using Wsss.Torch;
-using Wsss.Torch.Optim;
-using F = Wsss.Torch.Functional;
+using static TorchSharp.torch;
 
 namespace Wsss.Training;
 
@@ -51,18 +51,18 @@ public sealed class RrmTrainer
             throw new ArgumentException("The training set has no class names.", nameof(data));
         }
 
-        Device device = options.Device ?? Device.Cpu;
-        device.EnsureAvailable();
+        Device device = options.Device ?? Devices.Cpu;
+        Devices.EnsureAvailable(device);
         int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
-        Torch.Torch.Threads = threads;
-        Torch.Torch.ConfigureAllocatorUnlessConfigured();
-        Torch.Torch.ManualSeed((ulong)(uint)options.Seed);
+        TorchEngine.Threads = threads;
+        TorchEngine.ConfigureAllocatorUnlessConfigured();
+        manual_seed((uint)options.Seed);
 
         int classes = data.ClassNames.Count;
         var network = BuildNetwork(classes);
         try
         {
-            network.To(device);
+            network.to(device);
             var metadata = new ModelFileMetadata
             {
                 Backbone = options.Backbone,
@@ -71,7 +71,7 @@ public sealed class RrmTrainer
                 Normalization = network.Backbone.Normalization,
                 TrainingOptionsJson = options.ToJson(),
             };
-            using var optimizer = new Sgd(network.ParameterGroups(options.WeightDecay, options.BackboneLearningRateFactor), options.BaseLearningRate, options.Momentum);
+            using var optimizer = new GroupedSgd(network.ParameterGroups(options.WeightDecay, options.BackboneLearningRateFactor), options.BaseLearningRate, options.Momentum);
             int start = 0;
             if (options.CheckpointPath is { } cp && options.ResumeFromCheckpoint && File.Exists(cp))
             {
@@ -129,7 +129,7 @@ public sealed class RrmTrainer
     }
 
     /// <summary>The state of one training run.</summary>
-    private sealed class Loop(RrmTrainingOptions options, IWeakDataset data, RrmNetwork network, Sgd optimizer, ModelFileMetadata metadata, Device device, int threads)
+    private sealed class Loop(RrmTrainingOptions options, IWeakDataset data, RrmNetwork network, GroupedSgd optimizer, ModelFileMetadata metadata, Device device, int threads)
     {
         private readonly int classes = data.ClassNames.Count;
         private readonly Dictionary<int, int[]> epochOrders = new();
@@ -142,7 +142,7 @@ public sealed class RrmTrainer
             using var seeds = new ReliableSeeds(options.Seeds, threads);
             // The trainer's thread count governs all of its CPU work, the energy loss's lattices included.
             using var energy = new DenseEnergyLoss(options.Energy.Threads == 0 ? options.Energy with { Threads = threads } : options.Energy);
-            network.Train();
+            network.train();
             var clock = Stopwatch.StartNew();
             Task<Batch>? next = start < total ? Task.Run(() => PrepareBatch(start), cancellationToken) : null;
             for (int it = start; it < total; it++)
@@ -164,7 +164,8 @@ public sealed class RrmTrainer
                 double lr = options.BaseLearningRate * Math.Pow(1.0 - ((double)it / total), options.PolyPower);
                 optimizer.LearningRate = lr;
                 StepResult r;
-                using (Torch.Torch.NewDisposeScope())
+                // Every tensor of the step (activations, graph, losses, the optimiser's temporaries) is freed here.
+                using (NewDisposeScope())
                 {
                     r = Step(batch, it >= warmupEnd, seeds, energy, it + 1, watch);
                 }
@@ -193,8 +194,8 @@ public sealed class RrmTrainer
         {
             int n = batch.Crops.Length, s = options.CropSize;
             var images = ImageTensors.ToTensor(batch.Crops, metadata.Normalization, device, batch.Valid);
-            var labels = Torch.Torch.FromArray<float>(batch.MultiHot, [n, classes], device);
-            var output = network.Forward(images);
+            var labels = tensor(batch.MultiHot, [n, classes], device: device);
+            var output = network.forward(images);
             double tForward = Lap(watch);
 
             var cls = ClassificationLoss.Compute(output.ClassLogits, labels);
@@ -206,13 +207,13 @@ public sealed class RrmTrainer
                 var cams = network.MultiScaleCam(images, labels, output.Cam, options.CamScales);
                 // One reused buffer: a fresh 33 MB array per step (batch 4, 20 classes, 321x321) cost a
                 // large-object allocation, its zeroing and frequent gen-2 collections.
-                long camCount = cams.NumberOfElements;
+                long camCount = cams.numel();
                 if (camValues.Length != camCount)
                 {
                     camValues = new float[camCount];
                 }
 
-                cams.To(Device.Cpu).CopyTo<float>(camValues);
+                cams.cpu().contiguous().data<float>().CopyTo(camValues);
                 tCam = Lap(watch);
 
                 byte[] seedMap = ComputeSeeds(batch, camValues, seeds);
@@ -234,33 +235,33 @@ public sealed class RrmTrainer
                 coverage = real == 0 ? 0 : (double)labelled / real;
                 tSeeds = Lap(watch);
 
-                var seedTensor = Torch.Torch.FromArray<byte>(seedMap, [n, s, s], device).To(DType.Int64);
+                var seedTensor = tensor(seedMap, [n, s, s], device: device).to(ScalarType.Int64);
                 // Upsampled once for both losses (the cross-entropy skips its own interpolation when the
                 // sizes match): same values, one bilinear pass and its backward saved.
-                var upsampledLogits = F.Interpolate(output.SegmentationLogits, s, s, InterpolationMode.Bilinear);
+                var upsampledLogits = nn.functional.interpolate(output.SegmentationLogits, [s, s], mode: InterpolationMode.Bilinear, align_corners: false);
                 var ce = SeededCrossEntropy.Compute(upsampledLogits, seedTensor);
                 seedLoss = ce.Total;
                 total = total + (seedLoss * options.SeedLossWeight);
                 if (options.EnergyLossWeight > 0)
                 {
-                    var probabilities = F.Softmax(upsampledLogits, 1);
-                    var cropMask = Torch.Torch.FromArray<byte>(batch.Valid.SelectMany(v => v).ToArray(), [n, s, s], device).To(DType.Float32);
+                    var probabilities = nn.functional.softmax(upsampledLogits, 1);
+                    var cropMask = tensor(batch.Valid.SelectMany(v => v).ToArray(), [n, s, s], device: device).to(ScalarType.Float32);
                     energyLoss = energy.Forward(probabilities, batch.Crops, seedTensor, cropMask);
                     total = total + (energyLoss * options.EnergyLossWeight);
                 }
             }
 
-            double clsValue = cls.Item();
-            double seedValue = seedLoss?.Item() ?? 0;
-            double energyValue = energyLoss?.Item() ?? 0;
-            double totalValue = total.Item();
+            double clsValue = cls.ToDouble();
+            double seedValue = seedLoss?.ToDouble() ?? 0;
+            double energyValue = energyLoss?.ToDouble() ?? 0;
+            double totalValue = total.ToDouble();
             CheckFinite(iteration, "classification", clsValue);
             CheckFinite(iteration, "seed", seedValue);
             CheckFinite(iteration, "energy", energyValue);
             CheckFinite(iteration, "total", totalValue);
             double tLosses = Lap(watch);
             optimizer.ZeroGrad();
-            total.Backward();
+            total.backward();
 
             double tBackward = Lap(watch);
             optimizer.Step();

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 using Wsss.Losses;
 using Wsss.Model;
 using Wsss.Seeds;
-using Wsss.Torch;
+using static TorchSharp.torch;
 
 namespace Wsss.Training;
 
@@ -95,7 +95,7 @@ public sealed class RrmTrainingOptions
     [JsonIgnore]
     public DenseEnergyLossOptions Energy { get; set; } = new();
 
-    /// <summary>Compute device. Default null: the CPU (set <see cref="Device.BestAvailable"/> for a GPU when present).</summary>
+    /// <summary>Compute device (TorchSharp's). Default null: the CPU (set <see cref="Engine.Devices.BestAvailable"/> for a GPU when present).</summary>
     [JsonIgnore]
     public Device? Device { get; set; }
 

@@ -3,8 +3,9 @@ using Wsss.Data;
 using Wsss.Imaging;
 using Wsss.Inference;
 using Wsss.Model;
-using Wsss.Torch;
-using Wsss.Torch.Optim;
+using TorchSharp;
+using Wsss.Engine;
+using static TorchSharp.torch;
 
 namespace Wsss.Training;
 
@@ -29,13 +30,15 @@ internal static class SupervisedTrainer
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        Device device = options.Device ?? Device.Cpu;
-        Torch.Torch.Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
-        Torch.Torch.ManualSeed((ulong)(uint)options.Seed);
+        Device device = options.Device ?? Devices.Cpu;
+        Devices.EnsureAvailable(device);
+        TorchEngine.Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        TorchEngine.ConfigureAllocatorUnlessConfigured();
+        manual_seed((uint)options.Seed);
         int classes = data.ClassNames.Count;
         // The same network the weak trainer builds, pretrained weights included, so the two compare like for like.
         var network = RrmTrainer.BuildNetwork(options, classes);
-        network.To(device);
+        network.to(device);
         var metadata = new ModelFileMetadata
         {
             Backbone = options.Backbone,
@@ -44,8 +47,8 @@ internal static class SupervisedTrainer
             Normalization = network.Backbone.Normalization,
             TrainingOptionsJson = options.ToJson(),
         };
-        using var optimizer = new Sgd(network.ParameterGroups(options.WeightDecay, options.BackboneLearningRateFactor), options.BaseLearningRate, options.Momentum);
-        network.Train();
+        using var optimizer = new GroupedSgd(network.ParameterGroups(options.WeightDecay, options.BackboneLearningRateFactor), options.BaseLearningRate, options.Momentum);
+        network.train();
         var process = Process.GetCurrentProcess();
         double cpuStart = process.TotalProcessorTime.TotalSeconds;
         int total = options.Iterations, n = options.BatchSize, s = options.CropSize, done = 0;
@@ -78,16 +81,15 @@ internal static class SupervisedTrainer
 
             optimizer.LearningRate = options.BaseLearningRate * Math.Pow(1.0 - ((double)it / total), options.PolyPower);
             double loss;
-            using (Torch.Torch.NewDisposeScope())
+            using (NewDisposeScope())
             {
                 var images = ImageTensors.ToTensor(crops, metadata.Normalization, device, valid);
-                var target = Torch.Torch.FromArray<byte>(labels, [n, s, s], device).To(DType.Int64);
-                using var features = network.Backbone.Forward(images);
-                var logits = Functional.Interpolate(network.Segmentation.Forward(features), s, s, InterpolationMode.Bilinear);
-                var ce = Functional.CrossEntropy(logits, target, ignoreIndex: 255);
-                loss = ce.Item();
+                var target = tensor(labels, [n, s, s], device: device).to(ScalarType.Int64);
+                var logits = nn.functional.interpolate(network.ForwardSegmentation(images), [s, s], mode: InterpolationMode.Bilinear, align_corners: false);
+                var ce = nn.functional.cross_entropy(logits, target, ignore_index: 255);
+                loss = ce.ToDouble();
                 optimizer.ZeroGrad();
-                ce.Backward();
+                ce.backward();
                 optimizer.Step();
             }
 

@@ -34,7 +34,6 @@ int32_t wsss_abi_version(void);
 }
 #endif
 
-#include "wsss_tensor.h"
 #include "wsss_image.h"
 #include "wsss_seeds.h"
 

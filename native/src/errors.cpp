@@ -1,4 +1,3 @@
-#include <c10/util/Exception.h>
 #include <opencv2/core.hpp>
 
 #include "common.h"
@@ -16,9 +15,6 @@ void clear_last_error() { g_last_error.clear(); }
 void set_last_error_from_current_exception() {
     try {
         throw;
-    } catch (const c10::Error& e) {
-        // what_without_backtrace(): users want libtorch's message, not its C++ stack.
-        set_last_error(e.what_without_backtrace());
     } catch (const cv::Exception& e) {
         set_last_error("OpenCV: " + e.msg);
     } catch (const std::bad_alloc&) {

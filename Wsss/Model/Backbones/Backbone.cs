@@ -1,17 +1,26 @@
-using Wsss.Torch;
-using Wsss.Torch.Nn;
+using TorchSharp;
+using Wsss.Engine;
+using Wsss.Model.Layers;
+using static TorchSharp.torch;
 
 namespace Wsss.Model;
 
 /// <summary>
-/// A feature extractor for RRM: maps a normalised image batch (N, 3, H, W) to features
-/// (N, <see cref="OutputChannels"/>, ceil(H/8), ceil(W/8)) at output stride 8 (the last stages are
+/// A feature extractor for RRM, as a TorchSharp module: maps a normalised image batch (N, 3, H, W) to
+/// features (N, <see cref="OutputChannels"/>, ceil(H/8), ceil(W/8)) at output stride 8 (the last stages are
 /// dilated instead of strided). Its state-dict names mirror the reference implementation of each
 /// architecture, so converted pretrained weights load with <see cref="LoadWeights"/>.
 /// </summary>
-public abstract class Backbone : TensorModule
+public abstract class Backbone : nn.Module<Tensor, Tensor>
 {
     private bool frozenBatchNorm;
+
+    /// <summary>Creates the module (the name is TorchSharp's module name).</summary>
+    protected Backbone(string name)
+        : base(name)
+    {
+        TorchEngine.EnsureLoaded();
+    }
 
     /// <summary>The architecture (as stored in model files).</summary>
     public abstract BackboneKind Kind { get; }
@@ -19,7 +28,7 @@ public abstract class Backbone : TensorModule
     /// <summary>Width multiplier (1 for fixed-width architectures).</summary>
     public virtual double Width => 1.0;
 
-    /// <summary>Channels of the feature map returned by <see cref="TensorModule.Forward"/>.</summary>
+    /// <summary>Channels of the feature map returned by forward.</summary>
     public abstract long OutputChannels { get; }
 
     /// <summary>Input size divided by output size (rounded up), 8 unless stated otherwise.</summary>
@@ -38,31 +47,35 @@ public abstract class Backbone : TensorModule
         set
         {
             frozenBatchNorm = value;
-            foreach (var (_, module) in NamedModules())
+            foreach (var bn in modules().OfType<FreezableBatchNorm2d>())
             {
-                if (module is BatchNorm2d bn)
-                {
-                    bn.Frozen = value;
-                }
+                bn.Frozen = value;
             }
         }
     }
 
-    /// <summary>
-    /// Copies pretrained weights in, by state-dict name (see <see cref="ModelWeights.Load"/>).
-    /// </summary>
+    /// <summary>Copies pretrained weights in, by state-dict name (see <see cref="ModelWeights.Load"/>).</summary>
     /// <returns>The names in <paramref name="weights"/> this backbone has no use for (for example a classifier).</returns>
     /// <exception cref="InvalidDataException">A tensor is missing or has another shape; the message names it.</exception>
     public IReadOnlyList<string> LoadWeights(IReadOnlyDictionary<string, (float[] Data, long[] Shape)> weights) =>
         ModelWeights.Load(this, weights);
+
+    /// <summary>
+    /// Stops gradients for every parameter (they keep their values), as for a backbone that is not trained.
+    /// </summary>
+    public void Freeze()
+    {
+        foreach (var p in parameters())
+        {
+            p.requires_grad = false;
+        }
+    }
 }
 
 /// <summary>Creates backbones by kind (for model files and command-line options).</summary>
 public static class Backbones
 {
-    /// <summary>
-    /// A randomly initialised backbone of <paramref name="kind"/> at output stride 8.
-    /// </summary>
+    /// <summary>A randomly initialised backbone of <paramref name="kind"/> at output stride 8.</summary>
     /// <param name="kind">Architecture.</param>
     /// <param name="width">Width multiplier (MobileNet v1 only; others need 1).</param>
     /// <param name="frozenBatchNorm">Freeze BatchNorm; null takes the architecture's default

@@ -1,6 +1,7 @@
 using System.Globalization;
-using Wsss.Torch;
-using Wsss.Torch.Nn;
+using TorchSharp;
+using Wsss.Model.Layers;
+using static TorchSharp.torch;
 
 namespace Wsss.Model;
 
@@ -19,7 +20,7 @@ public sealed class MobileNetV1 : Backbone
     private static readonly int[] PointwiseFilters = [64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024];
     private static readonly int[] DepthwiseStrides = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1];
 
-    private readonly List<(TfSameConv2d Conv, BatchNorm2d Bn)> layers = new();
+    private readonly List<(TfSameConv2d Conv, FreezableBatchNorm2d Bn)> layers = new();
     private readonly TfSameConv2d? classifier;
     private readonly int outputStride;
 
@@ -31,6 +32,7 @@ public sealed class MobileNetV1 : Backbone
     /// <see cref="Classify"/>; 0 (default) builds the feature extractor only.</param>
     /// <exception cref="ArgumentException">alpha is not positive, the output stride is not 8, 16 or 32, or classes is negative.</exception>
     public MobileNetV1(double alpha = 1.0, int outputStride = 8, bool frozenBatchNorm = true, int classes = 0)
+        : base(nameof(MobileNetV1))
     {
         if (!double.IsFinite(alpha) || alpha <= 0 || (int)(32 * alpha) < 1)
         {
@@ -77,7 +79,8 @@ public sealed class MobileNetV1 : Backbone
         OutputChannels = channels;
         if (classes > 0)
         {
-            classifier = RegisterModule("conv_preds", new TfSameConv2d(channels, classes, 1, bias: true));
+            classifier = new TfSameConv2d(channels, classes, 1, bias: true);
+            register_module("conv_preds", classifier);
         }
 
         FrozenBatchNorm = frozenBatchNorm;
@@ -105,12 +108,11 @@ public sealed class MobileNetV1 : Backbone
     public long Classes => classifier?.OutChannels ?? 0;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input)
+    public override Tensor forward(Tensor input)
     {
         Tensor x = input;
         foreach (var (conv, bn) in layers)
         {
-            Tensor y;
             if (bn.Frozen && conv.Bias is null)
             {
                 // A frozen BatchNorm is a fixed per-channel affine map: folded into the convolution it costs no
@@ -118,26 +120,17 @@ public sealed class MobileNetV1 : Backbone
                 var (scale, shift) = bn.FrozenAffine();
                 using (scale)
                 using (shift)
-                using (var folded = conv.Weight * scale.Reshape(-1, 1, 1, 1))
+                using (var folded = conv.Weight * scale.reshape(-1, 1, 1, 1))
                 {
                     // In place, as torchvision's ReLU6(inplace=True): the convolution's backward needs its input
                     // and weight, not its output, so the fresh output can be clamped where it lies.
-                    y = conv.Forward(x, folded, shift).Relu6InPlace();
+                    x = conv.Forward(x, folded, shift).clamp_(0, 6);
                 }
             }
             else
             {
-                using var c = conv.Forward(x);
-                using var b = bn.Forward(c);
-                y = Functional.Relu6(b);
+                x = nn.functional.relu6(bn.forward(conv.forward(x)));
             }
-
-            if (!ReferenceEquals(x, input))
-            {
-                x.Dispose();
-            }
-
-            x = y;
         }
 
         return x;
@@ -156,18 +149,16 @@ public sealed class MobileNetV1 : Backbone
             throw new InvalidOperationException("This MobileNetV1 has no classifier; create it with classes > 0.");
         }
 
-        using var features = Forward(input);
-        using var pooled = Functional.AdaptiveAvgPool2d(features, 1, 1);
-        using var dropped = Functional.Dropout(pooled, 1e-3, IsTraining);
-        using var logits = classifier.Forward(dropped);
-        using var flat = logits.Reshape(logits.Size(0), -1);
-        return Functional.Softmax(flat, 1);
+        var pooled = nn.functional.adaptive_avg_pool2d(forward(input), [1, 1]);
+        var logits = classifier.forward(nn.functional.dropout(pooled, 1e-3, training));
+        return nn.functional.softmax(logits.reshape(logits.shape[0], -1), 1);
     }
 
     private void AddLayer(string name, TfSameConv2d conv, long channels)
     {
-        RegisterModule(name, conv);
-        var bn = RegisterModule($"{name}_bn", new BatchNorm2d(channels, eps: 1e-3));
+        register_module(name, conv);
+        var bn = new FreezableBatchNorm2d(channels, eps: 1e-3);
+        register_module($"{name}_bn", bn);
         layers.Add((conv, bn));
     }
 }

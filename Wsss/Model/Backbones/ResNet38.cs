@@ -1,5 +1,7 @@
-using Wsss.Torch;
-using Wsss.Torch.Nn;
+using TorchSharp;
+using TorchSharp.Modules;
+using Wsss.Model.Layers;
+using static TorchSharp.torch;
 
 namespace Wsss.Model;
 
@@ -14,15 +16,17 @@ namespace Wsss.Model;
 /// </summary>
 public sealed class ResNet38 : Backbone
 {
-    private readonly List<TensorModule> blocks = new();
+    private readonly List<nn.Module<Tensor, Tensor>> blocks = new();
     private readonly Conv2d conv1a;
-    private readonly BatchNorm2d bn7;
+    private readonly FreezableBatchNorm2d bn7;
 
     /// <summary>Creates the network with PyTorch's default initialisation.</summary>
     /// <param name="frozenBatchNorm">Freeze every BatchNorm (default true, as RRM).</param>
     public ResNet38(bool frozenBatchNorm = true)
+        : base(nameof(ResNet38))
     {
-        conv1a = RegisterModule("conv1a", new Conv2d(3, 64, 3, padding: 1, bias: false));
+        conv1a = nn.Conv2d(3, 64, 3, padding: 1, bias: false);
+        register_module("conv1a", conv1a);
         Add("b2", new WideBlock(64, 128, 128, stride: 2));
         Add("b2_1", new WideBlock(128, 128, 128));
         Add("b2_2", new WideBlock(128, 128, 128));
@@ -40,7 +44,8 @@ public sealed class ResNet38 : Backbone
         Add("b5_2", new WideBlock(1024, 512, 1024, dilation: 2));
         Add("b6", new BottleneckBlock(1024, 2048, dilation: 4, dropout: 0.3));
         Add("b7", new BottleneckBlock(2048, 4096, dilation: 4, dropout: 0.5));
-        bn7 = RegisterModule("bn7", new BatchNorm2d(4096));
+        bn7 = new FreezableBatchNorm2d(4096);
+        register_module("bn7", bn7);
         FrozenBatchNorm = frozenBatchNorm;
     }
 
@@ -54,60 +59,60 @@ public sealed class ResNet38 : Backbone
     public override InputNormalization Normalization => InputNormalization.ImageNet;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input)
+    public override Tensor forward(Tensor input)
     {
-        Tensor x = conv1a.Forward(input);
+        Tensor x = conv1a.forward(input);
         foreach (var block in blocks)
         {
-            Tensor y = block.Forward(x);
-            x.Dispose();
-            x = y;
+            x = block.forward(x);
         }
 
-        using (x)
-        using (var normalised = bn7.Forward(x))
-        {
-            return normalised.Relu();
-        }
+        return nn.functional.relu(bn7.forward(x));
     }
 
-    private void Add(string name, TensorModule block) => blocks.Add(RegisterModule(name, block));
+    private void Add(string name, nn.Module<Tensor, Tensor> block)
+    {
+        register_module(name, block);
+        blocks.Add(block);
+    }
 
     /// <summary>
     /// Pre-activation basic block: BN-ReLU, then a 3x3 (stride, first dilation) and, after BN-ReLU, a
     /// 3x3 (dilation); the shortcut is the identity, or a 1x1 projection of the pre-activated input.
     /// </summary>
-    private sealed class WideBlock : TensorModule
+    private sealed class WideBlock : nn.Module<Tensor, Tensor>
     {
-        private readonly BatchNorm2d bnBranch2a;
+        private readonly FreezableBatchNorm2d bnBranch2a;
         private readonly Conv2d convBranch2a;
-        private readonly BatchNorm2d bnBranch2b1;
+        private readonly FreezableBatchNorm2d bnBranch2b1;
         private readonly Conv2d convBranch2b1;
         private readonly Conv2d? convBranch1;
 
         public WideBlock(long inChannels, long midChannels, long outChannels, long stride = 1, long? firstDilation = null, long dilation = 1)
+            : base(nameof(WideBlock))
         {
             long first = firstDilation ?? dilation;
-            bnBranch2a = RegisterModule("bn_branch2a", new BatchNorm2d(inChannels));
-            convBranch2a = RegisterModule("conv_branch2a", new Conv2d(inChannels, midChannels, 3, stride, padding: first, dilation: first, bias: false));
-            bnBranch2b1 = RegisterModule("bn_branch2b1", new BatchNorm2d(midChannels));
-            convBranch2b1 = RegisterModule("conv_branch2b1", new Conv2d(midChannels, outChannels, 3, padding: dilation, dilation: dilation, bias: false));
+            bnBranch2a = new FreezableBatchNorm2d(inChannels);
+            convBranch2a = nn.Conv2d(inChannels, midChannels, 3, stride, padding: first, dilation: first, bias: false);
+            bnBranch2b1 = new FreezableBatchNorm2d(midChannels);
+            convBranch2b1 = nn.Conv2d(midChannels, outChannels, 3, padding: dilation, dilation: dilation, bias: false);
+            register_module("bn_branch2a", bnBranch2a);
+            register_module("conv_branch2a", convBranch2a);
+            register_module("bn_branch2b1", bnBranch2b1);
+            register_module("conv_branch2b1", convBranch2b1);
             if (inChannels != outChannels || stride != 1)
             {
-                convBranch1 = RegisterModule("conv_branch1", new Conv2d(inChannels, outChannels, 1, stride, bias: false));
+                convBranch1 = nn.Conv2d(inChannels, outChannels, 1, stride, bias: false);
+                register_module("conv_branch1", convBranch1);
             }
         }
 
-        public override Tensor Forward(Tensor input)
+        public override Tensor forward(Tensor input)
         {
-            using var bn = bnBranch2a.Forward(input);
-            using var preActivated = bn.Relu();
-            using var shortcut = convBranch1?.Forward(preActivated);
-            using var a = convBranch2a.Forward(preActivated);
-            using var bnA = bnBranch2b1.Forward(a);
-            using var reluA = bnA.Relu();
-            using var b = convBranch2b1.Forward(reluA);
-            return (shortcut ?? input) + b;
+            var preActivated = nn.functional.relu(bnBranch2a.forward(input));
+            var shortcut = convBranch1 is null ? input : convBranch1.forward(preActivated);
+            var a = nn.functional.relu(bnBranch2b1.forward(convBranch2a.forward(preActivated)));
+            return shortcut + convBranch2b1.forward(a);
         }
     }
 
@@ -115,43 +120,44 @@ public sealed class ResNet38 : Backbone
     /// Pre-activation bottleneck: BN-ReLU, 1x1 to out/4, BN-ReLU-dropout, 3x3 (dilated) to out/2,
     /// BN-ReLU-dropout, 1x1 to out; the shortcut is a 1x1 projection of the pre-activated input.
     /// </summary>
-    private sealed class BottleneckBlock : TensorModule
+    private sealed class BottleneckBlock : nn.Module<Tensor, Tensor>
     {
-        private readonly BatchNorm2d bnBranch2a;
+        private readonly FreezableBatchNorm2d bnBranch2a;
         private readonly Conv2d convBranch2a;
-        private readonly BatchNorm2d bnBranch2b1;
+        private readonly FreezableBatchNorm2d bnBranch2b1;
         private readonly Conv2d convBranch2b1;
-        private readonly BatchNorm2d bnBranch2b2;
+        private readonly FreezableBatchNorm2d bnBranch2b2;
         private readonly Conv2d convBranch2b2;
         private readonly Conv2d convBranch1;
         private readonly double dropout;
 
         public BottleneckBlock(long inChannels, long outChannels, long dilation, double dropout)
+            : base(nameof(BottleneckBlock))
         {
             this.dropout = dropout;
-            bnBranch2a = RegisterModule("bn_branch2a", new BatchNorm2d(inChannels));
-            convBranch2a = RegisterModule("conv_branch2a", new Conv2d(inChannels, outChannels / 4, 1, bias: false));
-            bnBranch2b1 = RegisterModule("bn_branch2b1", new BatchNorm2d(outChannels / 4));
-            convBranch2b1 = RegisterModule("conv_branch2b1", new Conv2d(outChannels / 4, outChannels / 2, 3, padding: dilation, dilation: dilation, bias: false));
-            bnBranch2b2 = RegisterModule("bn_branch2b2", new BatchNorm2d(outChannels / 2));
-            convBranch2b2 = RegisterModule("conv_branch2b2", new Conv2d(outChannels / 2, outChannels, 1, bias: false));
-            convBranch1 = RegisterModule("conv_branch1", new Conv2d(inChannels, outChannels, 1, bias: false));
+            bnBranch2a = new FreezableBatchNorm2d(inChannels);
+            convBranch2a = nn.Conv2d(inChannels, outChannels / 4, 1, bias: false);
+            bnBranch2b1 = new FreezableBatchNorm2d(outChannels / 4);
+            convBranch2b1 = nn.Conv2d(outChannels / 4, outChannels / 2, 3, padding: dilation, dilation: dilation, bias: false);
+            bnBranch2b2 = new FreezableBatchNorm2d(outChannels / 2);
+            convBranch2b2 = nn.Conv2d(outChannels / 2, outChannels, 1, bias: false);
+            convBranch1 = nn.Conv2d(inChannels, outChannels, 1, bias: false);
+            register_module("bn_branch2a", bnBranch2a);
+            register_module("conv_branch2a", convBranch2a);
+            register_module("bn_branch2b1", bnBranch2b1);
+            register_module("conv_branch2b1", convBranch2b1);
+            register_module("bn_branch2b2", bnBranch2b2);
+            register_module("conv_branch2b2", convBranch2b2);
+            register_module("conv_branch1", convBranch1);
         }
 
-        public override Tensor Forward(Tensor input)
+        public override Tensor forward(Tensor input)
         {
-            using var bn = bnBranch2a.Forward(input);
-            using var preActivated = bn.Relu();
-            using var shortcut = convBranch1.Forward(preActivated);
-            using var a = convBranch2a.Forward(preActivated);
-            using var bnA = bnBranch2b1.Forward(a);
-            using var reluA = bnA.Relu();
-            using var dropA = Functional.Dropout2d(reluA, dropout, IsTraining);
-            using var b = convBranch2b1.Forward(dropA);
-            using var bnB = bnBranch2b2.Forward(b);
-            using var reluB = bnB.Relu();
-            using var dropB = Functional.Dropout2d(reluB, dropout, IsTraining);
-            using var c = convBranch2b2.Forward(dropB);
+            var preActivated = nn.functional.relu(bnBranch2a.forward(input));
+            var shortcut = convBranch1.forward(preActivated);
+            var a = nn.functional.relu(bnBranch2b1.forward(convBranch2a.forward(preActivated)));
+            var b = nn.functional.relu(bnBranch2b2.forward(convBranch2b1.forward(nn.functional.dropout2d(a, dropout, training))));
+            var c = convBranch2b2.forward(nn.functional.dropout2d(b, dropout, training));
             return shortcut + c;
         }
     }

@@ -1,6 +1,8 @@
 using System.Globalization;
-using Wsss.Torch;
-using Wsss.Torch.Nn;
+using TorchSharp;
+using TorchSharp.Modules;
+using Wsss.Model.Layers;
+using static TorchSharp.torch;
 
 namespace Wsss.Model;
 
@@ -15,15 +17,18 @@ namespace Wsss.Model;
 public sealed class ResNet50 : Backbone
 {
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly FreezableBatchNorm2d bn1;
     private readonly Sequential[] stages;
 
     /// <summary>Creates the network with torchvision's initialisation (Kaiming-normal fan-out convolutions).</summary>
     /// <param name="frozenBatchNorm">Freeze every BatchNorm (default true, as RRM).</param>
     public ResNet50(bool frozenBatchNorm = true)
+        : base(nameof(ResNet50))
     {
-        conv1 = RegisterModule("conv1", new Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false));
-        bn1 = RegisterModule("bn1", new BatchNorm2d(64));
+        conv1 = nn.Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
+        bn1 = new FreezableBatchNorm2d(64);
+        register_module("conv1", conv1);
+        register_module("bn1", bn1);
         long inChannels = 64;
         long dilation = 1;
         (long Planes, int Blocks, long Stride, bool Dilate)[] config =
@@ -44,24 +49,24 @@ public sealed class ResNet50 : Backbone
                 stride = 1;
             }
 
-            var stage = new Sequential();
-            // As torchvision: the first block of a dilated stage still uses the previous dilation.
-            stage.Add(new Bottleneck(inChannels, planes, stride, previousDilation));
+            var blocks = new List<nn.Module<Tensor, Tensor>>
+            {
+                // As torchvision: the first block of a dilated stage still uses the previous dilation.
+                new Bottleneck(inChannels, planes, stride, previousDilation),
+            };
             inChannels = planes * Bottleneck.Expansion;
             for (int b = 1; b < count; b++)
             {
-                stage.Add(new Bottleneck(inChannels, planes, 1, dilation));
+                blocks.Add(new Bottleneck(inChannels, planes, 1, dilation));
             }
 
-            stages[s] = RegisterModule("layer" + (s + 1).ToString(CultureInfo.InvariantCulture), stage);
+            stages[s] = nn.Sequential(blocks.ToArray());
+            register_module("layer" + (s + 1).ToString(CultureInfo.InvariantCulture), stages[s]);
         }
 
-        foreach (var (_, module) in NamedModules())
+        foreach (var conv in modules().OfType<Conv2d>())
         {
-            if (module is Conv2d conv)
-            {
-                Init.KaimingNormalFanOut(conv.Weight);
-            }
+            Init.KaimingNormalFanOut(conv.weight!);
         }
 
         FrozenBatchNorm = frozenBatchNorm;
@@ -77,68 +82,56 @@ public sealed class ResNet50 : Backbone
     public override InputNormalization Normalization => InputNormalization.ImageNet;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input)
+    public override Tensor forward(Tensor input)
     {
-        Tensor x;
-        using (var c = conv1.Forward(input))
-        using (var b = bn1.Forward(c))
-        using (var r = b.Relu())
-        {
-            x = Functional.MaxPool2d(r, 3, 2, 1);
-        }
-
+        Tensor x = nn.functional.max_pool2d(nn.functional.relu(bn1.forward(conv1.forward(input))), [3, 3], [2, 2], [1, 1]);
         foreach (var stage in stages)
         {
-            Tensor y = stage.Forward(x);
-            x.Dispose();
-            x = y;
+            x = stage.forward(x);
         }
 
         return x;
     }
 
     /// <summary>torchvision's Bottleneck: 1x1, 3x3 (stride, dilation), 1x1 x4, each with BN; ReLU after the sum.</summary>
-    private sealed class Bottleneck : TensorModule
+    private sealed class Bottleneck : nn.Module<Tensor, Tensor>
     {
         public const long Expansion = 4;
 
         private readonly Conv2d conv1;
-        private readonly BatchNorm2d bn1;
+        private readonly FreezableBatchNorm2d bn1;
         private readonly Conv2d conv2;
-        private readonly BatchNorm2d bn2;
+        private readonly FreezableBatchNorm2d bn2;
         private readonly Conv2d conv3;
-        private readonly BatchNorm2d bn3;
+        private readonly FreezableBatchNorm2d bn3;
         private readonly Sequential? downsample;
 
         public Bottleneck(long inChannels, long planes, long stride, long dilation)
+            : base(nameof(Bottleneck))
         {
-            conv1 = RegisterModule("conv1", new Conv2d(inChannels, planes, 1, bias: false));
-            bn1 = RegisterModule("bn1", new BatchNorm2d(planes));
-            conv2 = RegisterModule("conv2", new Conv2d(planes, planes, 3, stride, padding: dilation, dilation: dilation, bias: false));
-            bn2 = RegisterModule("bn2", new BatchNorm2d(planes));
-            conv3 = RegisterModule("conv3", new Conv2d(planes, planes * Expansion, 1, bias: false));
-            bn3 = RegisterModule("bn3", new BatchNorm2d(planes * Expansion));
+            conv1 = nn.Conv2d(inChannels, planes, 1, bias: false);
+            bn1 = new FreezableBatchNorm2d(planes);
+            conv2 = nn.Conv2d(planes, planes, 3, stride, padding: dilation, dilation: dilation, bias: false);
+            bn2 = new FreezableBatchNorm2d(planes);
+            conv3 = nn.Conv2d(planes, planes * Expansion, 1, bias: false);
+            bn3 = new FreezableBatchNorm2d(planes * Expansion);
             if (stride != 1 || inChannels != planes * Expansion)
             {
-                downsample = RegisterModule("downsample", new Sequential(
-                    new Conv2d(inChannels, planes * Expansion, 1, stride, bias: false),
-                    new BatchNorm2d(planes * Expansion)));
+                downsample = nn.Sequential(
+                    nn.Conv2d(inChannels, planes * Expansion, 1, stride, bias: false),
+                    new FreezableBatchNorm2d(planes * Expansion));
             }
+
+            RegisterComponents();
         }
 
-        public override Tensor Forward(Tensor input)
+        public override Tensor forward(Tensor input)
         {
-            using var c1 = conv1.Forward(input);
-            using var b1 = bn1.Forward(c1);
-            using var r1 = b1.Relu();
-            using var c2 = conv2.Forward(r1);
-            using var b2 = bn2.Forward(c2);
-            using var r2 = b2.Relu();
-            using var c3 = conv3.Forward(r2);
-            using var b3 = bn3.Forward(c3);
-            using var shortcut = downsample?.Forward(input);
-            using var sum = b3 + (shortcut ?? input);
-            return sum.Relu();
+            var r1 = nn.functional.relu(bn1.forward(conv1.forward(input)));
+            var r2 = nn.functional.relu(bn2.forward(conv2.forward(r1)));
+            var b3 = bn3.forward(conv3.forward(r2));
+            var shortcut = downsample is null ? input : downsample.forward(input);
+            return nn.functional.relu(b3 + shortcut);
         }
     }
 }

@@ -1,5 +1,7 @@
-using Wsss.Torch;
-using Wsss.Torch.Nn;
+using TorchSharp;
+using TorchSharp.Modules;
+using Wsss.Model.Layers;
+using static TorchSharp.torch;
 
 namespace Wsss.Model;
 
@@ -11,30 +13,23 @@ namespace Wsss.Model;
 /// </summary>
 public sealed class SmallCnn : Backbone
 {
-    private readonly Sequential[] blocks;
+    private readonly Sequential block1;
+    private readonly Sequential block2;
+    private readonly Sequential block3;
+    private readonly Sequential block4;
 
     /// <summary>Creates the network with Kaiming-normal convolutions.</summary>
     /// <param name="frozenBatchNorm">Freeze BatchNorm; default false, since a network trained from scratch
     /// needs its batch statistics (freezing them leaves BatchNorm an identity map).</param>
     public SmallCnn(bool frozenBatchNorm = false)
+        : base(nameof(SmallCnn))
     {
         const long width = 32;
-        (long In, long Out, long Stride, long Dilation)[] config =
-        [
-            (3, width, 2, 1),
-            (width, 2 * width, 2, 1),
-            (2 * width, 4 * width, 2, 1),
-            (4 * width, 4 * width, 1, 2),
-        ];
-        blocks = new Sequential[config.Length];
-        for (int i = 0; i < config.Length; i++)
-        {
-            var (inChannels, outChannels, stride, dilation) = config[i];
-            var conv = new Conv2d(inChannels, outChannels, 3, stride, padding: dilation, dilation: dilation, bias: false);
-            Init.KaimingNormalFanOut(conv.Weight);
-            blocks[i] = RegisterModule($"block{i + 1}", new Sequential(conv, new BatchNorm2d(outChannels)));
-        }
-
+        block1 = Block(3, width, 2, 1);
+        block2 = Block(width, 2 * width, 2, 1);
+        block3 = Block(2 * width, 4 * width, 2, 1);
+        block4 = Block(4 * width, 4 * width, 1, 2);
+        RegisterComponents();
         OutputChannels = 4 * width;
         FrozenBatchNorm = frozenBatchNorm;
     }
@@ -49,21 +44,21 @@ public sealed class SmallCnn : Backbone
     public override InputNormalization Normalization => InputNormalization.ImageNet;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input)
+    public override Tensor forward(Tensor input)
     {
         Tensor x = input;
-        foreach (var block in blocks)
+        foreach (var block in new[] { block1, block2, block3, block4 })
         {
-            using var normalised = block.Forward(x);
-            Tensor y = normalised.Relu();
-            if (!ReferenceEquals(x, input))
-            {
-                x.Dispose();
-            }
-
-            x = y;
+            x = nn.functional.relu(block.forward(x));
         }
 
         return x;
+    }
+
+    private static Sequential Block(long inChannels, long outChannels, long stride, long dilation)
+    {
+        var conv = nn.Conv2d(inChannels, outChannels, 3, stride, padding: dilation, dilation: dilation, bias: false);
+        Init.KaimingNormalFanOut(conv.weight!);
+        return nn.Sequential(conv, new FreezableBatchNorm2d(outChannels));
     }
 }

@@ -1,5 +1,7 @@
-using Wsss.Torch;
-using Wsss.Torch.Nn;
+using TorchSharp;
+using TorchSharp.Modules;
+using Wsss.Model.Layers;
+using static TorchSharp.torch;
 
 namespace Wsss.Model;
 
@@ -9,9 +11,15 @@ namespace Wsss.Model;
 /// shifts stride-2 outputs by a pixel and breaks imported TensorFlow weights). Parameters "weight"
 /// (out, in/groups, k, k) and optional "bias".
 /// </summary>
-internal sealed class TfSameConv2d : TensorModule
+internal sealed class TfSameConv2d : nn.Module<Tensor, Tensor>
 {
+#pragma warning disable IDE1006 // state-dict names
+    private Parameter weight;
+    private Parameter? bias;
+#pragma warning restore IDE1006
+
     public TfSameConv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long dilation = 1, long groups = 1, bool bias = false)
+        : base(nameof(TfSameConv2d))
     {
         InChannels = inChannels;
         OutChannels = outChannels;
@@ -20,9 +28,16 @@ internal sealed class TfSameConv2d : TensorModule
         Dilation = dilation;
         Groups = groups;
         // PyTorch's default init, like Conv2d: only trained-from-scratch uses see it.
-        double bound = 1.0 / Math.Sqrt(inChannels / groups * kernelSize * kernelSize);
-        Weight = RegisterParameter("weight", Torch.Torch.Empty([outChannels, inChannels / groups, kernelSize, kernelSize]).UniformInPlace(-bound, bound));
-        Bias = bias ? RegisterParameter("bias", Torch.Torch.Empty([outChannels]).UniformInPlace(-bound, bound)) : null;
+        double fanIn = inChannels / groups * kernelSize * kernelSize;
+        weight = new Parameter(empty(outChannels, inChannels / groups, kernelSize, kernelSize));
+        Init.DefaultUniform(weight, fanIn);
+        if (bias)
+        {
+            this.bias = new Parameter(empty(outChannels));
+            Init.DefaultUniform(this.bias, fanIn);
+        }
+
+        RegisterComponents();
     }
 
     public long InChannels { get; }
@@ -37,32 +52,34 @@ internal sealed class TfSameConv2d : TensorModule
 
     public long Groups { get; }
 
-    public Tensor Weight { get; }
+    public Parameter Weight => weight;
 
-    public Tensor? Bias { get; }
+    public Parameter? Bias => bias;
 
     /// <summary>TensorFlow's 'same' padding of one dimension: (before, after).</summary>
     internal static (long Before, long After) SamePadding(long size, long kernel, long stride, long dilation)
     {
         long outSize = (size + stride - 1) / stride;
-        long total = Math.Max((outSize - 1) * stride + ((kernel - 1) * dilation) + 1 - size, 0);
+        long total = Math.Max(((outSize - 1) * stride) + ((kernel - 1) * dilation) + 1 - size, 0);
         return (total / 2, total - (total / 2));
     }
 
-    public override Tensor Forward(Tensor input) => Forward(input, Weight, Bias);
+    public override Tensor forward(Tensor input) => Forward(input, weight, bias);
 
     /// <summary>The same convolution with another weight and bias of this layer's shapes (a folded BatchNorm).</summary>
-    internal Tensor Forward(Tensor input, Tensor weight, Tensor? bias)
+    internal Tensor Forward(Tensor input, Tensor kernel, Tensor? shift)
     {
-        var (top, bottom) = SamePadding(input.Size(2), KernelSize, Stride, Dilation);
-        var (left, right) = SamePadding(input.Size(3), KernelSize, Stride, Dilation);
+        var (top, bottom) = SamePadding(input.shape[2], KernelSize, Stride, Dilation);
+        var (left, right) = SamePadding(input.shape[3], KernelSize, Stride, Dilation);
+        long[] strides = [Stride, Stride];
+        long[] dilation = [Dilation, Dilation];
         if (top == bottom && left == right)
         {
             // Symmetric: the convolution pads by itself, without materialising a padded copy.
-            return Functional.Conv2d(input, weight, bias, (Stride, Stride), (top, left), (Dilation, Dilation), Groups);
+            return nn.functional.conv2d(input, kernel, shift, strides, [top, left], dilation, Groups);
         }
 
-        using var padded = Functional.Pad(input, [left, right, top, bottom]);
-        return Functional.Conv2d(input: padded, weight, bias, (Stride, Stride), (0, 0), (Dilation, Dilation), Groups);
+        using var padded = nn.functional.pad(input, [left, right, top, bottom]);
+        return nn.functional.conv2d(padded, kernel, shift, strides, [0, 0], dilation, Groups);
     }
 }
