@@ -1,5 +1,7 @@
 using Microsoft.ML;
-using Wsss.Torch;
+using TorchSharp;
+using Wsss.Engine;
+using static TorchSharp.torch;
 
 namespace Wsss.MLNet;
 
@@ -30,14 +32,14 @@ internal static class DeviceSelection
         switch (kind)
         {
             case DeviceKind.Cpu:
-                return Device.Cpu;
+                return Devices.Cpu;
             case DeviceKind.Auto:
-                return Device.CudaDeviceCount > gpu ? Device.CudaAt(gpu) : Device.Cpu;
+                return Devices.CudaDeviceCount > gpu ? Devices.Cuda(gpu) : Devices.Cpu;
             case DeviceKind.Cuda:
-                int count = Device.CudaDeviceCount;
+                int count = Devices.CudaDeviceCount;
                 if (count > gpu)
                 {
-                    return Device.CudaAt(gpu);
+                    return Devices.Cuda(gpu);
                 }
 
                 string reason = count == 0
@@ -49,7 +51,7 @@ internal static class DeviceSelection
                 }
 
                 log?.Invoke($"Device Cuda is not available ({reason}); falling back to the CPU.");
-                return Device.Cpu;
+                return Devices.Cpu;
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown device kind.");
         }

@@ -111,7 +111,7 @@ public sealed class WeaklySupervisedSegmentationOptions : SegmentationPrediction
     public IProgress<TrainingProgress>? Progress { get; set; }
 
     /// <summary>Builds the core trainer's options from these options.</summary>
-    internal RrmTrainingOptions ToTrainingOptions(Torch.Device device)
+    internal RrmTrainingOptions ToTrainingOptions(TorchSharp.torch.Device device)
     {
         // A copy, so that the user's Training object is never modified.
         var t = new RrmTrainingOptions();

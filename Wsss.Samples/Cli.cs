@@ -1,6 +1,8 @@
 using System.Globalization;
 using Wsss.Data;
-using Wsss.Torch;
+using TorchSharp;
+using Wsss.Engine;
+using static TorchSharp.torch;
 using Wsss.Training;
 
 namespace Wsss.Samples;
@@ -64,7 +66,7 @@ internal static class Cli
     }
 
     public static Device ParseDevice(string text) =>
-        text.Equals("auto", StringComparison.OrdinalIgnoreCase) ? Device.BestAvailable : Device.Parse(text);
+        text.Equals("auto", StringComparison.OrdinalIgnoreCase) ? Devices.BestAvailable : Devices.Parse(text);
 
     /// <summary>Parses "0.5,0.75,1" (commas or spaces) into positive scales.</summary>
     public static IReadOnlyList<double> ParseScales(string text)

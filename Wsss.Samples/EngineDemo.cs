@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using Wsss.Imaging;
-using Wsss.Torch;
-using Wsss.Torch.Nn;
-using Wsss.Torch.Optim;
-using F = Wsss.Torch.Functional;
+using TorchSharp;
+using Wsss.Engine;
+using static TorchSharp.torch;
 
 namespace Wsss.Samples;
 
@@ -15,31 +14,31 @@ internal static class EngineDemo
 {
     public static int Run(string outputDirectory, int steps, Device device)
     {
-        device.EnsureAvailable();
+        Devices.EnsureAvailable(device);
         Directory.CreateDirectory(outputDirectory);
-        Torch.Torch.ManualSeed(1);
+        manual_seed((long)1);
         var rng = new Random(1);
-        Console.WriteLine($"engine demo: device {device}, {Torch.Torch.Threads} threads, {steps} steps");
+        Console.WriteLine($"engine demo: device {device}, {TorchEngine.Threads} threads, {steps} steps");
 
-        using var net = new Sequential(
-            new Conv2d(3, 16, 3, padding: 1), new Lambda(F.Relu),
-            new Conv2d(16, 16, 3, padding: 2, dilation: 2), new Lambda(F.Relu),
-            new Conv2d(16, 2, 1));
-        net.To(device);
-        using var sgd = new Sgd([new ParameterGroup("all", net.Parameters())], learningRate: 0.05, momentum: 0.9);
+        using var net = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding: 1), nn.ReLU(),
+            nn.Conv2d(16, 16, 3, padding: 2, dilation: 2), nn.ReLU(),
+            nn.Conv2d(16, 2, 1));
+        net.to(device);
+        using var sgd = optim.SGD(net.parameters(), 0.05, momentum: 0.9);
 
         var clock = Stopwatch.StartNew();
         double firstLoss = double.NaN, loss = double.NaN;
         for (int step = 0; step < steps; step++)
         {
-            using var scope = Torch.Torch.NewDisposeScope();
+            using var scope = NewDisposeScope();
             var (images, labels) = Batch(rng, 8, 32, device);
-            var logits = net.Forward(images);
-            var ce = F.CrossEntropy(logits, labels);
-            sgd.ZeroGrad();
-            ce.Backward();
-            sgd.Step();
-            loss = ce.Item();
+            var logits = net.forward(images);
+            var ce = nn.functional.cross_entropy(logits, labels);
+            sgd.zero_grad();
+            ce.backward();
+            sgd.step();
+            loss = ce.ToDouble();
             if (step == 0)
             {
                 firstLoss = loss;
@@ -51,16 +50,16 @@ internal static class EngineDemo
             }
         }
 
-        net.Eval();
-        using (Torch.Torch.NoGrad())
-        using (Torch.Torch.NewDisposeScope())
+        net.eval();
+        using (no_grad())
+        using (NewDisposeScope())
         {
             var (images, labels) = Batch(new Random(99), 1, 64, device);
-            var predicted = net.Forward(images).Argmax(1).To(DType.UInt8, Device.Cpu).ToArray<byte>();
-            var truth = labels.To(DType.UInt8, Device.Cpu).ToArray<byte>();
+            var predicted = net.forward(images).argmax(1).to(ScalarType.Byte, CPU).contiguous().data<byte>().ToArray();
+            var truth = labels.to(ScalarType.Byte, CPU).contiguous().data<byte>().ToArray();
             double accuracy = predicted.Zip(truth).Count(p => p.First == p.Second) / (double)truth.Length;
             var picture = new RgbImage(64, 128);
-            var input = (images * 255).Clamp(0, 255).To(DType.UInt8, Device.Cpu).ToArray<byte>();
+            var input = (images * 255).clamp(0, 255).to(ScalarType.Byte, CPU).contiguous().data<byte>().ToArray();
             for (int y = 0; y < 64; y++)
             {
                 for (int x = 0; x < 64; x++)
@@ -100,6 +99,6 @@ internal static class EngineDemo
             }
         }
 
-        return (Torch.Torch.FromArray<float>(pixels, [n, 3, size, size], device), Torch.Torch.FromArray<long>(labels, [n, size, size], device));
+        return (tensor(pixels, [n, 3, size, size], device: device), tensor(labels, [n, size, size], device: device));
     }
 }

@@ -1,257 +1,157 @@
 using System.Diagnostics;
 using System.Globalization;
-using Wsss.Torch;
-using Wsss.Torch.Nn;
-using Wsss.Torch.Optim;
-using F = Wsss.Torch.Functional;
-using TorchApi = Wsss.Torch.Torch;
+using System.Text.Json;
+using TorchSharp;
+using Wsss.Engine;
+using static TorchSharp.torch;
 
 namespace Wsss.Samples.Bench;
 
 /// <summary>
-/// `bench engine`: the cost of the binding itself. (1) Per-op overhead of a tiny op (1-element add) with and
-/// without a dispose scope, next to an almost empty native call and to the same add timed in C++;
-/// (2) conv2d throughput (batch 8, 64->64, 3x3, pad 1, 56x56) at 1 and 2 threads against the C++ program
-/// native/build/wsss_conv_bench; (3) ms/step of a small training loop with glibc's defaults and after
-/// <see cref="TorchApi.ConfigureAllocator"/>, in separate child processes run alternately. Every figure is a median over repeated rounds, because the
-/// machine may be shared. Options: --rounds N (default 5), --conv-iterations N (default 15), --steps N (default 30),
-/// --skip-conv (1 thread only), --skip-allocator.
+/// `bench engine`: the tensor engine itself, TorchSharp (libtorch 2.10) next to PyTorch (bench/pytorch_ops.py,
+/// run as a child process where python3 with torch is installed), with the same thread count:
+/// (1) dilated depthwise 3x3 convolutions, forward and forward + backward, the operation that libtorch 1.13's
+/// oneDNN ran on its slow reference path (it made the previous engine hand-write their backward);
+/// (2) the per-op cost of a 1-element add, with and without a dispose scope;
+/// (3) ms/step and minor page faults of a small training loop with glibc's defaults and after
+/// <see cref="TorchEngine.ConfigureAllocator"/>, in separate child processes run alternately.
+/// Figures are medians over repeated rounds, because the machine may be shared.
+/// Options: --threads N (default: all cores), --rounds N (default 5), --steps N (default 30), --skip-allocator, --no-pytorch.
 /// </summary>
 internal static class EngineBenchmark
 {
     private const int OpsPerRound = 20_000;
-    private const double ConvFlops = 2.0 * 8 * 64 * 56 * 56 * 64 * 9;
 
     public static int Run(string[] args)
     {
         int rounds = IntOption(args, "--rounds", 5);
-        int convIterations = IntOption(args, "--conv-iterations", 15);
         int steps = IntOption(args, "--steps", 30);
+        int threads = IntOption(args, "--threads", Environment.ProcessorCount);
         int child = Array.IndexOf(args, "--allocator-child");
         if (child >= 0 && child + 1 < args.Length)
         {
-            return AllocatorChild(args[child + 1], steps);
+            return AllocatorChild(args[child + 1], steps, threads);
         }
 
-        int originalThreads = TorchApi.Threads;
-        Console.WriteLine($"bench engine: {Environment.ProcessorCount} logical cores, libtorch threads at start {originalThreads}, rounds {rounds}");
+        TorchEngine.Threads = threads;
+        TorchEngine.ConfigureAllocator();
+        Console.WriteLine($"bench engine: TorchSharp {torch.__version__}, {threads} threads, {Environment.ProcessorCount} logical cores, rounds {rounds}");
 #if DEBUG
-        Console.WriteLine("warning: Debug build: the per-op figures include unoptimised managed code; run the Release build (dotnet run -c Release).");
+        Console.WriteLine("warning: Debug build: the per-op figures include unoptimised managed code; run the Release build.");
 #endif
+        Dictionary<string, double>? py = args.Contains("--no-pytorch") ? null : RunPyTorch(threads, rounds);
 
-        string? cppBench = FindCppBench();
-        if (cppBench is null)
-        {
-            Console.WriteLine("(C++ figures missing: build them with `cmake --build native/build --target wsss_conv_bench`)");
-        }
-
-        bool skipConv = args.Contains("--skip-conv");
-        // C# and C++ rounds alternate so that load from other processes hits both alike
-        var conv = new Dictionary<int, (List<double> Cs, List<double> Cpp)>();
-        var cppAdd = new List<double>();
-        using var perOp = new PerOpBench();
-        // Both sides run with the same glibc settings (the C++ program gets "tuned"): otherwise the comparison
-        // measures page faults of the 6.4 MB output buffer, not the binding (see docs/PERFORMANCE.md).
-        TorchApi.ConfigureAllocator();
-        foreach (int threads in skipConv ? [1] : new[] { 1, 2 })
-        {
-            TorchApi.Threads = threads;
-            var cs = new List<double>();
-            var cpp = new List<double>();
-            using var convBench = new ConvBench();
-            for (int r = 0; r < rounds; r++)
-            {
-                cs.Add(convBench.RoundMs(convIterations));
-                if (cppBench is not null && RunCpp(cppBench, threads, convIterations) is { } c)
-                {
-                    cpp.Add(c.ConvMs);
-                    if (threads == 1)
-                    {
-                        cppAdd.Add(c.AddNs);
-                    }
-                }
-
-                if (threads == 1)
-                {
-                    perOp.Round();
-                }
-            }
-
-            conv[threads] = (cs, cpp);
-        }
-
-        perOp.Print(rounds, cppAdd.Count > 0 ? MedianOf(cppAdd) : null);
         Console.WriteLine();
-        Console.WriteLine($"conv2d 8x64x56x56, 64->64, 3x3, padding 1 (forward, no grad; median of {rounds} rounds x {convIterations} calls)");
-        Console.WriteLine($"  {"threads",7} {"C# ms",9} {"C# GFLOP/s",11} {"C++ ms",9} {"C++ GFLOP/s",12} {"C#/C++ time",12}");
-        foreach (var (threads, (cs, cpp)) in conv)
+        Console.WriteLine("dilated depthwise conv 3x3, 4x384x41x41, channels-last (median ms)");
+        Console.WriteLine($"  {"dilation",8} {"TorchSharp fwd",15} {"PyTorch fwd",12} {"TorchSharp fwd+bwd",19} {"PyTorch fwd+bwd",16}");
+        using (var x = randn(4, 384, 41, 41).permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2))
         {
-            double csMs = MedianOf(cs);
-            string cppMs = "n/a", cppGf = "n/a", ratio = "n/a";
-            if (cpp.Count > 0)
+            foreach (int d in new[] { 1, 2, 4 })
             {
-                double c = MedianOf(cpp);
-                cppMs = c.ToString("F2", CultureInfo.InvariantCulture);
-                cppGf = (ConvFlops / (c * 1e6)).ToString("F1", CultureInfo.InvariantCulture);
-                ratio = (csMs / c).ToString("F3", CultureInfo.InvariantCulture);
+                using var w = randn(384, 1, 3, 3).requires_grad_(true);
+                using var xg = x.clone().requires_grad_(true);
+                double forward = MedianMs(rounds, () =>
+                {
+                    using var scope = NewDisposeScope();
+                    using var noGrad = no_grad();
+                    nn.functional.conv2d(x, w, null, [1, 1], [d, d], [d, d], 384);
+                });
+                double backward = MedianMs(rounds, () =>
+                {
+                    using var scope = NewDisposeScope();
+                    xg.grad?.zero_();
+                    w.grad?.zero_();
+                    nn.functional.conv2d(xg, w, null, [1, 1], [d, d], [d, d], 384).sum().backward();
+                });
+                Console.WriteLine(FormattableString.Invariant(
+                    $"  {d,8} {forward,15:F1} {Py(py, $"dw_d{d}_forward_ms"),12} {backward,19:F1} {Py(py, $"dw_d{d}_backward_ms"),16}"));
             }
-
-            Console.WriteLine($"  {threads,7} {csMs,9:F2} {ConvFlops / (csMs * 1e6),11:F1} {cppMs,9} {cppGf,12} {ratio,12}");
         }
 
+        Console.WriteLine();
+        PerOp(rounds, py);
         Console.WriteLine();
         if (!args.Contains("--skip-allocator"))
         {
-            AllocatorEffect(steps, rounds);
+            AllocatorEffect(steps, rounds, threads);
         }
 
-        TorchApi.Threads = originalThreads;
         return 0;
     }
 
-    /// <summary>
-    /// The per-op measurements, one round at a time so that they can alternate with the C++ program's runs
-    /// (the machine's load changes from minute to minute; alternating exposes both sides to the same load).
-    /// </summary>
-    private sealed class PerOpBench : IDisposable
+    private static void PerOp(int rounds, Dictionary<string, double>? py)
     {
-        private readonly Tensor a = TorchApi.Ones([1]);
-        private readonly Tensor b = TorchApi.Ones([1]);
-        private readonly List<double>[] results = [new(), new(), new(), new()];
-
-        public PerOpBench() => Round(record: false);   // warm-up: JIT, allocator
-
-        public void Round(bool record = true)
+        using var a = ones(1);
+        using var b = ones(1);
+        double scoped = MedianMs(rounds, () =>
         {
-            using var noGrad = TorchApi.NoGrad();   // as in the C++ program
-            double[] r = [EmptyCall(), Raw(), Disposed(), Scoped()];
-            if (record)
-            {
-                for (int i = 0; i < r.Length; i++) results[i].Add(r[i]);
-            }
-        }
-
-        public void Print(int rounds, double? cppAddNs)
-        {
-            double emptyCall = MedianOf(results[0]), raw = MedianOf(results[1]), disposed = MedianOf(results[2]), scoped = MedianOf(results[3]);
-            Console.WriteLine($"per-op cost, 1-element add (median of {rounds} rounds x {OpsPerRound} ops, no grad, 1 thread)");
-            Console.WriteLine($"  Torch.IsGradEnabled (near-empty native call)    {emptyCall,8:F0} ns/call");
-            Console.WriteLine($"  a + b, raw P/Invoke + free (no Tensor object)   {raw,8:F0} ns/op");
-            Console.WriteLine($"  a + b, result disposed with using               {disposed,8:F0} ns/op");
-            Console.WriteLine($"  a + b, collected by a dispose scope (100/scope) {scoped,8:F0} ns/op");
-            if (cppAddNs is { } cpp)
-            {
-                Console.WriteLine($"  a + b in C++ on libtorch (wsss_conv_bench)      {cpp,8:F0} ns/op");
-                Console.WriteLine($"  binding overhead (C# - C++): using {disposed - cpp:F0} ns/op, scope {scoped - cpp:F0} ns/op (target < 2000)");
-            }
-
-            Console.WriteLine($"  managed wrapper over raw P/Invoke (Tensor + SafeHandle): using {disposed - raw:F0} ns/op, scope {scoped - raw:F0} ns/op");
-        }
-
-        public void Dispose()
-        {
-            a.Dispose();
-            b.Dispose();
-        }
-
-        private static double EmptyCall()
-        {
-            bool any = false;
-            long t0 = Stopwatch.GetTimestamp();
+            using var scope = NewDisposeScope();
             for (int i = 0; i < OpsPerRound; i++)
             {
-                any ^= TorchApi.IsGradEnabled;
+                _ = a + b;
             }
-
-            GC.KeepAlive(any);
-            return NsPerOp(t0);
-        }
-
-        // the same add through the raw P/Invoke, no Tensor object: splits the overhead into the C ABI
-        // part (handles, guard, status) and the managed wrapper part (Tensor + SafeHandle + scope check)
-        private double Raw()
+        }) * 1e6 / OpsPerRound;
+        double disposed = MedianMs(rounds, () =>
         {
-            var ha = a.Handle;
-            var hb = b.Handle;
-            long t0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < OpsPerRound; i++)
-            {
-                Wsss.Interop.NativeMethods.Check(Wsss.Interop.NativeMethods.wsss_binary(0, ha, hb, out nint r));
-                Wsss.Interop.NativeMethods.Check(Wsss.Interop.NativeMethods.wsss_tensor_free(r));
-            }
-
-            return NsPerOp(t0);
-        }
-
-        private double Disposed()
-        {
-            long t0 = Stopwatch.GetTimestamp();
             for (int i = 0; i < OpsPerRound; i++)
             {
                 using var c = a + b;
             }
+        }) * 1e6 / OpsPerRound;
+        Console.WriteLine($"1-element add, ns per op (median of {rounds} rounds x {OpsPerRound})");
+        Console.WriteLine(FormattableString.Invariant($"  TorchSharp, result disposed at once {disposed,9:F0}"));
+        Console.WriteLine(FormattableString.Invariant($"  TorchSharp, in a dispose scope      {scoped,9:F0}"));
+        Console.WriteLine($"  PyTorch (Python)                    {Py(py, "add_ns", "F0"),9}");
+    }
 
-            return NsPerOp(t0);
+    private static string Py(Dictionary<string, double>? py, string key, string format = "F1") =>
+        py is not null && py.TryGetValue(key, out double v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
+
+    private static Dictionary<string, double>? RunPyTorch(int threads, int rounds)
+    {
+        string? script = RepoFile("bench/pytorch_ops.py");
+        if (script is null)
+        {
+            Console.WriteLine("(bench/pytorch_ops.py not found: no PyTorch column.)");
+            return null;
         }
 
-        // one scope per 100 ops, like a training step that creates many temporaries
-        private double Scoped()
+        var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[] { script, "--threads", threads.ToString(CultureInfo.InvariantCulture), "--rounds", rounds.ToString(CultureInfo.InvariantCulture) })
         {
-            long t0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < OpsPerRound / 100; i++)
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["OMP_WAIT_POLICY"] = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE";
+        try
+        {
+            using var p = Process.Start(psi)!;
+            var stderr = p.StandardError.ReadToEndAsync();
+            string output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
             {
-                using var scope = TorchApi.NewDisposeScope();
-                for (int k = 0; k < 100; k++)
+                Console.WriteLine($"(PyTorch script failed with exit code {p.ExitCode}: {stderr.Result.Trim()}; install python3-torch for the PyTorch column.)");
+                return null;
+            }
+
+            using var doc = JsonDocument.Parse(output);
+            var result = new Dictionary<string, double>();
+            foreach (var property in doc.RootElement.EnumerateObject())
+            {
+                if (property.Value.ValueKind == JsonValueKind.Number)
                 {
-                    _ = a + b;
+                    result[property.Name] = property.Value.GetDouble();
                 }
             }
 
-            return NsPerOp(t0);
+            Console.WriteLine($"PyTorch {doc.RootElement.GetProperty("torch").GetString()} with {threads} threads (OMP_WAIT_POLICY as here).");
+            return result;
         }
-    }
-
-    private static double NsPerOp(long startTimestamp) =>
-        Stopwatch.GetElapsedTime(startTimestamp).TotalNanoseconds / OpsPerRound;
-
-    /// <summary>The conv2d of the C++ program, inputs made once; one round = median of its calls.</summary>
-    private sealed class ConvBench : IDisposable
-    {
-        private readonly Tensor x, w, b;
-
-        public ConvBench()
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or JsonException)
         {
-            TorchApi.ManualSeed(0);
-            x = TorchApi.Randn([8, 64, 56, 56]);
-            w = TorchApi.Randn([64, 64, 3, 3]);
-            b = TorchApi.Randn([64]);
-            using var noGrad = TorchApi.NoGrad();
-            for (int i = 0; i < 3; i++)
-            {
-                using var y = F.Conv2d(x, w, b, 1, 1);
-            }
-        }
-
-        public double RoundMs(int iterations)
-        {
-            using var noGrad = TorchApi.NoGrad();
-            var ms = new double[iterations];
-            for (int i = 0; i < iterations; i++)
-            {
-                long t0 = Stopwatch.GetTimestamp();
-                using var y = F.Conv2d(x, w, b, 1, 1);
-                ms[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-            }
-
-            Array.Sort(ms);
-            return ms[ms.Length / 2];
-        }
-
-        public void Dispose()
-        {
-            x.Dispose();
-            w.Dispose();
-            b.Dispose();
+            Console.WriteLine($"(PyTorch script could not run: {e.Message})");
+            return null;
         }
     }
 
@@ -260,12 +160,12 @@ internal static class EngineBenchmark
     /// training loop, printed as "alloc_ms_per_step=... faults_per_step=...". A fresh process per
     /// measurement keeps the heap state of one setting from leaking into the other.
     /// </summary>
-    private static int AllocatorChild(string mode, int steps)
+    private static int AllocatorChild(string mode, int steps, int threads)
     {
-        TorchApi.Threads = Math.Min(2, Environment.ProcessorCount);
+        TorchEngine.Threads = threads;
         if (mode == "configured")
         {
-            TorchApi.ConfigureAllocator();
+            TorchEngine.ConfigureAllocator();
         }
 
         var (ms, faults) = TrainingLoop(steps);
@@ -275,14 +175,14 @@ internal static class EngineBenchmark
 
     private static (double Ms, double Faults) TrainingLoop(int steps)
     {
-        TorchApi.ManualSeed(1);
-        using var net = new Sequential(
-            new Conv2d(3, 32, 3, padding: 1), new Lambda(F.Relu),
-            new Conv2d(32, 64, 3, stride: 2, padding: 1), new Lambda(F.Relu),
-            new Conv2d(64, 21, 1));
-        using var opt = new Sgd([new ParameterGroup("all", net.Parameters())], 1e-3, momentum: 0.9);
-        using var x = TorchApi.Randn([4, 3, 96, 96]);
-        using var target = TorchApi.Zeros([4, 48, 48], DType.Int64);
+        manual_seed(1);
+        using var net = nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding: 1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride: 2, padding: 1), nn.ReLU(),
+            nn.Conv2d(64, 21, 1));
+        using var opt = optim.SGD(net.parameters(), 1e-3, momentum: 0.9);
+        using var x = randn(4, 3, 96, 96);
+        using var target = zeros([4, 48, 48], ScalarType.Int64);
         Step(net, opt, x, target, 5);
         long f0 = MinorFaults();
         long t0 = Stopwatch.GetTimestamp();
@@ -290,54 +190,46 @@ internal static class EngineBenchmark
         return (Stopwatch.GetElapsedTime(t0).TotalMilliseconds / steps, (MinorFaults() - f0) / (double)steps);
     }
 
-    private static void AllocatorEffect(int steps, int rounds)
+    private static void Step(TorchSharp.Modules.Sequential net, optim.Optimizer opt, Tensor x, Tensor target, int n)
     {
-        int threads = Math.Min(2, Environment.ProcessorCount);
+        for (int i = 0; i < n; i++)
+        {
+            using var scope = NewDisposeScope();
+            opt.zero_grad();
+            nn.functional.cross_entropy(net.forward(x), target).backward();
+            opt.step();
+        }
+    }
+
+    private static void AllocatorEffect(int steps, int rounds, int threads)
+    {
         Console.WriteLine($"training step, 3-layer conv net (3->32->64->21), batch 4, 3x96x96, forward + backward + SGD, {threads} threads");
         var results = new Dictionary<string, List<(double Ms, double Faults)>> { ["default"] = new(), ["configured"] = new() };
-        bool children = true;
-        for (int r = 0; r < rounds && children; r++)
+        for (int r = 0; r < rounds; r++)
         {
             // alternate the order so that a drift in machine load does not favour one setting
             foreach (string mode in r % 2 == 0 ? new[] { "default", "configured" } : new[] { "configured", "default" })
             {
-                var m = RunChild(mode, steps);
-                if (m is null)
+                if (RunChild(mode, steps, threads) is not { } m)
                 {
-                    children = false;
-                    break;
+                    Console.WriteLine("  (could not start this program again as a child process: no allocator comparison)");
+                    return;
                 }
 
-                results[mode].Add(m.Value);
+                results[mode].Add(m);
             }
-        }
-
-        string how = $"median of {rounds} child processes each, {steps} steps after 5 warm-up steps, run alternately";
-        if (!children)
-        {
-            // no way to start this program again (e.g. a host that routes arguments differently): measure in
-            // process, defaults first since ConfigureAllocator cannot be undone
-            results["default"].Clear();
-            results["configured"].Clear();
-            TorchApi.Threads = threads;
-            for (int r = 0; r < rounds; r++) results["default"].Add(TrainingLoop(steps));
-            TorchApi.ConfigureAllocator();
-            for (int r = 0; r < rounds; r++) results["configured"].Add(TrainingLoop(steps));
-            how = $"in this process, defaults measured first; median of {rounds} x {steps} steps";
         }
 
         var before = (MedianOf(results["default"].Select(v => v.Ms)), MedianOf(results["default"].Select(v => v.Faults)));
         var after = (MedianOf(results["configured"].Select(v => v.Ms)), MedianOf(results["configured"].Select(v => v.Faults)));
-        Console.WriteLine($"  ({how})");
+        Console.WriteLine($"  (median of {rounds} child processes each, {steps} steps after 5 warm-up steps, run alternately)");
         Console.WriteLine($"  {"",28} {"ms/step",9} {"minor page faults/step",24}");
         Console.WriteLine($"  {"glibc defaults",28} {before.Item1,9:F2} {before.Item2,24:F0}");
         Console.WriteLine($"  {"ConfigureAllocator()",28} {after.Item1,9:F2} {after.Item2,24:F0}");
-        Console.WriteLine($"  change: {(after.Item1 / before.Item1 - 1) * 100:+0.0;-0.0}% time, {after.Item2 - before.Item2:+0;-0} page faults/step");
-        Console.WriteLine($"  all rounds, default ms:    {string.Join(" ", results["default"].Select(v => v.Ms.ToString("F1", CultureInfo.InvariantCulture)))}");
-        Console.WriteLine($"  all rounds, configured ms: {string.Join(" ", results["configured"].Select(v => v.Ms.ToString("F1", CultureInfo.InvariantCulture)))}");
+        Console.WriteLine(FormattableString.Invariant($"  change: {((after.Item1 / before.Item1) - 1) * 100:+0.0;-0.0}% time, {after.Item2 - before.Item2:+0;-0} page faults/step"));
     }
 
-    private static (double Ms, double Faults)? RunChild(string mode, int steps)
+    private static (double Ms, double Faults)? RunChild(string mode, int steps, int threads)
     {
         string? exe = Environment.ProcessPath;
         if (exe is null)
@@ -348,11 +240,10 @@ internal static class EngineBenchmark
         var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(exe) == "dotnet")
         {
-            // started as `dotnet Wsss.Samples.dll`
             psi.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
         }
 
-        foreach (string a in new[] { "bench", "engine", "--allocator-child", mode, "--steps", steps.ToString(CultureInfo.InvariantCulture) })
+        foreach (string a in new[] { "bench", "engine", "--allocator-child", mode, "--steps", steps.ToString(CultureInfo.InvariantCulture), "--threads", threads.ToString(CultureInfo.InvariantCulture) })
         {
             psi.ArgumentList.Add(a);
         }
@@ -360,26 +251,16 @@ internal static class EngineBenchmark
         try
         {
             using var p = Process.Start(psi)!;
+            var stderr = p.StandardError.ReadToEndAsync();
             string output = p.StandardOutput.ReadToEnd();
-            p.StandardError.ReadToEnd();
             p.WaitForExit();
+            _ = stderr.Result;
             double ms = Field(output, "alloc_ms_per_step="), faults = Field(output, "faults_per_step=");
             return p.ExitCode == 0 && !double.IsNaN(ms) ? (ms, faults) : null;
         }
         catch (System.ComponentModel.Win32Exception)
         {
             return null;
-        }
-    }
-
-    private static void Step(Sequential net, Sgd opt, Tensor x, Tensor target, int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            using var scope = TorchApi.NewDisposeScope();
-            opt.ZeroGrad();
-            F.CrossEntropy(net.Forward(x), target).Backward();
-            opt.Step();
         }
     }
 
@@ -395,29 +276,6 @@ internal static class EngineBenchmark
         // the command name (field 2) is in parentheses and may contain spaces
         string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return long.Parse(fields[7], CultureInfo.InvariantCulture);
-    }
-
-    private sealed record CppResult(double ConvMs, double AddNs);
-
-    private static CppResult? RunCpp(string path, int threads, int iterations)
-    {
-        var psi = new ProcessStartInfo(path, [threads.ToString(CultureInfo.InvariantCulture), iterations.ToString(CultureInfo.InvariantCulture), "tuned"])
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        // same OpenMP setting as the .NET process (NativeLibraryLoader sets PASSIVE unless the user chose)
-        psi.Environment["OMP_WAIT_POLICY"] = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE";
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            Console.WriteLine($"  {path} exited with {p.ExitCode}");
-            return null;
-        }
-
-        return new CppResult(Field(output, "median_ms="), Field(output, "add_median_ns="));
     }
 
     private static double Field(string output, string key)
@@ -437,13 +295,27 @@ internal static class EngineBenchmark
         return double.Parse(output.AsSpan(start, end - start), CultureInfo.InvariantCulture);
     }
 
-    private static string? FindCppBench()
+    private static double MedianMs(int rounds, Action action)
+    {
+        action();
+        var times = new List<double>();
+        for (int r = 0; r < rounds; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            action();
+            times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        }
+
+        return MedianOf(times);
+    }
+
+    private static string? RepoFile(string relative)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "Wsss.MLNet.sln")))
             {
-                string path = Path.Combine(dir.FullName, "native", "build", "wsss_conv_bench");
+                string path = Path.Combine(dir.FullName, relative);
                 return File.Exists(path) ? path : null;
             }
         }
@@ -454,7 +326,7 @@ internal static class EngineBenchmark
     private static double MedianOf(IEnumerable<double> values)
     {
         var v = values.Order().ToArray();
-        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[(v.Length / 2) - 1] + v[v.Length / 2]) / 2;
     }
 
     private static int IntOption(string[] args, string name, int fallback)

@@ -8,7 +8,9 @@ using Wsss.Inference;
 using Wsss.Model;
 using Wsss.Samples.Report;
 using Wsss.Seeds;
-using Wsss.Torch;
+using TorchSharp;
+using Wsss.Engine;
+using static TorchSharp.torch;
 using Wsss.Training;
 
 namespace Wsss.Samples.Bench;
@@ -66,7 +68,7 @@ internal static class QualityBenchmark
             }
         }
 
-        Torch.Torch.Threads = settings.Threads;
+        TorchEngine.Threads = settings.Threads;
         Console.WriteLine($"Quality benchmark '{mode}': {Environment.ProcessorCount} cores visible, {settings.Threads} threads, load average {LoadAverage()}.");
         switch (mode)
         {
@@ -461,18 +463,18 @@ internal static class QualityBenchmark
         var labelledOnly = new ConfusionMatrix(k);
         using var seeds = new ReliableSeeds(options.Seeds, options.Threads);
         var network = model.Network;
-        network.Eval();
+        network.eval();
         foreach (var item in images)
         {
             int h = item.Image.Height, w = item.Image.Width, plane = h * w;
             float[] multiHot = item.MultiHot(classes);
             float[] camValues;
-            using (Torch.Torch.NoGrad())
-            using (Torch.Torch.NewDisposeScope())
+            using (no_grad())
+            using (NewDisposeScope())
             {
                 var input = ImageTensors.ToTensor([item.Image], model.Metadata.Normalization, model.Device);
-                var labels = Torch.Torch.FromArray<float>(multiHot, [1, classes], model.Device);
-                camValues = network.MultiScaleCam(input, labels, null, options.CamScales).To(Device.Cpu).ToArray<float>();
+                var labels = tensor(multiHot, [1, classes], device: model.Device);
+                camValues = network.MultiScaleCam(input, labels, null, options.CamScales).cpu().contiguous().data<float>().ToArray();
             }
 
             for (int t = 0; t < thresholds.Length; t++)

@@ -6,7 +6,9 @@ using Wsss.Imaging;
 using Wsss.Losses;
 using Wsss.Model;
 using Wsss.Seeds;
-using Wsss.Torch;
+using TorchSharp;
+using Wsss.Engine;
+using static TorchSharp.torch;
 using Wsss.Training;
 
 namespace Wsss.Samples.Bench;
@@ -20,7 +22,7 @@ namespace Wsss.Samples.Bench;
 /// part + seeds one image at a time on one thread + the energy loss on one thread (both measured here with
 /// our implementation at 1 thread).</para>
 /// <para>--allocators: the same measurement in child processes with glibc's default allocator, with
-/// <see cref="Torch.Torch.ConfigureAllocator"/>'s mallopt settings, and with jemalloc (LD_PRELOAD).</para>
+/// <see cref="TorchEngine.ConfigureAllocator"/>'s mallopt settings, and with jemalloc (LD_PRELOAD).</para>
 /// <para>--memory: a long small run (SmallCnn, 64x64, batch 4, 2,000 steps by default) printing VmRSS every
 /// --report-every steps and its growth between the end of warm-up and the end.</para>
 /// Usage: training [--backbone mobilenet|resnet38|resnet50|smallcnn] [--width 0.75] [--batch 4] [--crop 321]
@@ -170,7 +172,7 @@ internal static class TrainingBenchmark
     /// <summary>Runs the trainer and returns the median milliseconds of each part after warm-up (and the last batch's data).</summary>
     private static Dictionary<string, double> MeasureSteps(Settings o, out List<LabelledImage>? images, out int classes)
     {
-        Torch.Torch.Threads = o.Threads;
+        TorchEngine.Threads = o.Threads;
         var (data, loaded) = LoadData(o, o.Batch * (o.Warmup + o.Steps));
         images = loaded;
         classes = data.ClassNames.Count;
@@ -291,14 +293,14 @@ internal static class TrainingBenchmark
             }
         }
 
-        Torch.Torch.Threads = o.Threads;
+        TorchEngine.Threads = o.Threads;
         float[] cams;
-        using (Torch.Torch.NewDisposeScope())
+        using (NewDisposeScope())
         using (var network = new RrmNetwork(Backbones.Create(o.Backbone, o.Backbone == BackboneKind.MobileNetV1 ? o.Width : 1.0), classes))
         {
-            var x = ImageTensors.ToTensor(crops, network.Backbone.Normalization, Device.Cpu, valid);
-            var labels = Torch.Torch.FromArray<float>(multiHot, [n, classes]);
-            cams = network.MultiScaleCam(x, labels).ToArray<float>();
+            var x = ImageTensors.ToTensor(crops, network.Backbone.Normalization, Devices.Cpu, valid);
+            var labels = tensor(multiHot, [n, classes]);
+            cams = network.MultiScaleCam(x, labels).data<float>().ToArray();
         }
 
         var present = multiHot.Select(v => v > 0.5f ? (byte)1 : (byte)0).ToArray();
@@ -327,23 +329,23 @@ internal static class TrainingBenchmark
         double Energy(int threads)
         {
             using var energy = new DenseEnergyLoss(new DenseEnergyLossOptions { Threads = threads });
-            using var scope = Torch.Torch.NewDisposeScope();
-            Torch.Torch.Threads = threads;
-            var probabilities = Functional.Softmax(Torch.Torch.Randn([n, classes + 1, s, s]), 1).DetachFromDisposeScope();
-            var seedTensor = Torch.Torch.FromArray<byte>(output, [n, s, s]).To(DType.Int64);
-            var crop = Torch.Torch.FromArray<byte>(valid.SelectMany(v => v).ToArray(), [n, s, s]).To(DType.Float32);
+            using var scope = NewDisposeScope();
+            TorchEngine.Threads = threads;
+            var probabilities = nn.functional.softmax(randn([n, classes + 1, s, s]), 1).DetachFromDisposeScope();
+            var seedTensor = tensor(output, [n, s, s]).to(ScalarType.Int64);
+            var crop = tensor(valid.SelectMany(v => v).ToArray(), [n, s, s]).to(ScalarType.Float32);
             try
             {
                 return MedianOf(repeat, () =>
                 {
-                    using var inner = Torch.Torch.NewDisposeScope();
-                    energy.Forward(probabilities, crops, seedTensor, crop).Item();
+                    using var inner = NewDisposeScope();
+                    energy.Forward(probabilities, crops, seedTensor, crop).ToDouble();
                 });
             }
             finally
             {
                 probabilities.Dispose();
-                Torch.Torch.Threads = o.Threads;
+                TorchEngine.Threads = o.Threads;
             }
         }
 
@@ -455,10 +457,10 @@ internal static class TrainingBenchmark
         {
             case "default":
                 // Marks the allocator as configured without changing anything, so the trainer keeps glibc's defaults.
-                Torch.Torch.ConfigureAllocator(-1, -1, -1);
+                TorchEngine.ConfigureAllocator(-1, -1, -1);
                 break;
             case "mallopt":
-                Torch.Torch.ConfigureAllocator();
+                TorchEngine.ConfigureAllocator();
                 break;
             default:
                 throw new ArgumentException($"--allocator must be default or mallopt, got '{allocator}'.");
@@ -547,7 +549,7 @@ internal static class TrainingBenchmark
 
         o.Synthetic = true;
         ApplyAllocator(o.Allocator);
-        Torch.Torch.Threads = o.Threads;
+        TorchEngine.Threads = o.Threads;
         Console.WriteLine($"Memory benchmark: {o.Describe()}; {o.Steps} steps ({o.Warmup} of warm-up); VmRSS every {o.ReportEvery} steps.");
         Console.WriteLine($"Load average at start: {LoadAverage()}");
         var synthetic = new SyntheticDataset(new SyntheticDatasetOptions { ImageSize = o.Crop, ClassCount = 3, MinVisiblePixels = 8, Seed = 3 }, 64);

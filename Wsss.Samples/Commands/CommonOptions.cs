@@ -1,5 +1,7 @@
 using System.CommandLine;
-using Wsss.Torch;
+using TorchSharp;
+using Wsss.Engine;
+using static TorchSharp.torch;
 
 namespace Wsss.Samples.Commands;
 
@@ -12,8 +14,8 @@ internal sealed record CommonSettings(Device Device, int Threads, int Seed, bool
     /// <summary>Checks the device and sets libtorch's thread count.</summary>
     public void Apply()
     {
-        Device.EnsureAvailable();
-        Torch.Torch.Threads = ThreadCount;
+        Devices.EnsureAvailable(Device);
+        TorchEngine.Threads = ThreadCount;
     }
 }
 

@@ -8,7 +8,9 @@ using Wsss.Inference;
 using Wsss.Model;
 using Wsss.Samples.Report;
 using Wsss.Seeds;
-using Wsss.Torch;
+using TorchSharp;
+using Wsss.Engine;
+using static TorchSharp.torch;
 using Wsss.Training;
 
 namespace Wsss.Samples.Commands;
