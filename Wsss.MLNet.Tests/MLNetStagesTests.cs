@@ -1,12 +1,13 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
+using TorchSharp;
 using Wsss.Data;
+using Wsss.Engine;
 using Wsss.Imaging;
 using Wsss.Inference;
 using Wsss.MLNet.Internal;
 using Wsss.Model;
-using Wsss.Torch;
 
 namespace Wsss.MLNet.Tests;
 
@@ -242,13 +243,13 @@ public sealed class MLNetStagesTests
         var lenient = new MLContext(seed: 1) { FallbackToCpu = true, GpuDeviceId = 0 };
         using (var cpu = ml.Transforms.PredictSegmentationMasks(modelPath, new SegmentationPredictionOptions { Device = DeviceKind.Cpu, Context = strict }).Fit(data))
         {
-            Assert.AreEqual(Device.Cpu, cpu.Model.Device, "Cpu is honoured whatever the context says");
+            Assert.AreEqual(DeviceType.CPU, cpu.Model.Device.type, "Cpu is honoured whatever the context says");
         }
 
-        if (Device.CudaDeviceCount > 0)
+        if (Devices.CudaDeviceCount > 0)
         {
             using var gpu = ml.Transforms.PredictSegmentationMasks(modelPath, new SegmentationPredictionOptions { Device = DeviceKind.Cuda, Context = strict }).Fit(data);
-            Assert.AreEqual(DeviceType.Cuda, gpu.Model.Device.Type);
+            Assert.AreEqual(DeviceType.CUDA, gpu.Model.Device.type);
             return;
         }
 
@@ -260,16 +261,16 @@ public sealed class MLNetStagesTests
         // An explicit option wins over the context.
         using (var fallback = ml.Transforms.PredictSegmentationMasks(modelPath, new SegmentationPredictionOptions { Device = DeviceKind.Cuda, Context = strict, FallbackToCpu = true }).Fit(data))
         {
-            Assert.AreEqual(Device.Cpu, fallback.Model.Device);
+            Assert.AreEqual(DeviceType.CPU, fallback.Model.Device.type);
         }
 
         using (var seeds = ml.Transforms.ComputeReliableSeeds(modelPath, new ReliableSeedsTransformOptions { Device = DeviceKind.Cuda, Context = lenient }).Fit(data))
         {
-            Assert.AreEqual(Device.Cpu, seeds.Model.Device);
+            Assert.AreEqual(DeviceType.CPU, seeds.Model.Device.type);
         }
 
         using var auto = ml.Transforms.PredictSegmentationMasks(modelPath, new SegmentationPredictionOptions { Device = DeviceKind.Auto, Context = strict }).Fit(data);
-        Assert.AreEqual(Device.Cpu, auto.Model.Device, "Auto uses the CPU when there is no GPU, even without fallback");
+        Assert.AreEqual(DeviceType.CPU, auto.Model.Device.type, "Auto uses the CPU when there is no GPU, even without fallback");
     }
 
     [TestMethod]

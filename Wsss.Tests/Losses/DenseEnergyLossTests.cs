@@ -1,9 +1,10 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
+using TorchSharp;
 using Wsss.Imaging;
 using Wsss.Losses;
 using Wsss.Seeds;
-using Wsss.Torch;
-using T = Wsss.Torch.Torch;
+using static TorchSharp.torch;
+using static Wsss.Tests.Engine.TensorAssert;
 
 namespace Wsss.Tests.Losses;
 
@@ -196,16 +197,15 @@ public sealed class DenseEnergyLossTests
 
     private static (double Value, double[] Grad) Run(DenseEnergyLoss loss, Batch b)
     {
-        using var scope = T.NewDisposeScope();
-        Tensor p = T.FromArray<double>(b.P, [N, K, H, W]);
-        p.RequiresGrad = true;
-        Tensor labels = T.FromArray<long>(b.Labels, [N, H, W]);
-        Tensor crop = T.FromArray<double>(b.Crop, [N, H, W]);
+        using var scope = NewDisposeScope();
+        Tensor p = tensor(b.P, [N, K, H, W], requires_grad: true);
+        Tensor labels = tensor(b.Labels, [N, H, W]);
+        Tensor crop = tensor(b.Crop, [N, H, W]);
         Tensor l = loss.Forward(p, b.Images, labels, crop);
-        Assert.AreEqual(DType.Float64, l.DType);
-        Assert.AreEqual(0, l.Dimensions);
-        l.Backward();
-        return (l.Item(), p.Grad!.ToArray<double>());
+        Assert.AreEqual(ScalarType.Float64, l.dtype);
+        Assert.AreEqual(0L, l.dim());
+        l.backward();
+        return (l.ToDouble(), Values(p.grad!));
     }
 
     private static void AssertClose(double expected, double actual, double relative, string what) =>
@@ -472,37 +472,37 @@ public sealed class DenseEnergyLossTests
         Batch b = MakeBatch(seed: 16);
         Array.Fill(b.Crop, 1.0);
         using var loss = new DenseEnergyLoss();
-        using var scope = T.NewDisposeScope();
-        Tensor labels = T.FromArray<long>(b.Labels, [N, H, W]);
-        Tensor p64 = T.FromArray<double>(b.P, [N, K, H, W]);
-        Tensor p32 = p64.To(DType.Float32);
-        double withMask = loss.Forward(p64, b.Images, labels, T.Ones([N, H, W])).Item();
+        using var scope = NewDisposeScope();
+        Tensor labels = tensor(b.Labels, [N, H, W]);
+        Tensor p64 = tensor(b.P, [N, K, H, W]);
+        Tensor p32 = p64.to(ScalarType.Float32);
+        double withMask = loss.Forward(p64, b.Images, labels, ones([N, H, W])).ToDouble();
         Tensor l32;
-        using (T.NoGrad())
+        using (no_grad())
         {
             l32 = loss.Forward(p32, b.Images, labels);
         }
 
-        Assert.AreEqual(DType.Float32, l32.DType);
+        Assert.AreEqual(ScalarType.Float32, l32.dtype);
         Assert.IsLessThan(0.0, withMask);
-        AssertClose(withMask, l32.Item(), 1e-5, "float32, no grad, no crop mask");
+        AssertClose(withMask, l32.ToDouble(), 1e-5, "float32, no grad, no crop mask");
 
         // The RgbImage overload agrees.
         var images = Enumerable.Range(0, N).Select(n => new RgbImage(H, W, b.Images.AsSpan(n * H * W * 3, H * W * 3).ToArray())).ToList();
-        AssertClose(withMask, loss.Forward(p64, images, labels).Item(), 1e-12, "RgbImage overload");
+        AssertClose(withMask, loss.Forward(p64, images, labels).ToDouble(), 1e-12, "RgbImage overload");
     }
 
     [TestMethod]
     public void InvalidInputs_ThrowClearErrors()
     {
         using var loss = new DenseEnergyLoss();
-        using var scope = T.NewDisposeScope();
-        Tensor p = T.Ones([1, 2, 4, 4]);
-        Tensor labels = T.Zeros([1, 4, 4], DType.Int64);
+        using var scope = NewDisposeScope();
+        Tensor p = ones([1, 2, 4, 4]);
+        Tensor labels = zeros([1, 4, 4], ScalarType.Int64);
         Assert.ThrowsExactly<ArgumentException>(() => loss.Forward(p, new byte[10], labels));
-        Assert.ThrowsExactly<ArgumentException>(() => loss.Forward(p, new byte[48], T.Zeros([1, 4, 3], DType.Int64)));
-        Assert.ThrowsExactly<ArgumentException>(() => loss.Forward(p, new byte[48], T.Zeros([1, 4, 4])));
-        Assert.ThrowsExactly<ArgumentException>(() => loss.Forward(p, new byte[48], labels, T.Ones([1, 2, 4])));
+        Assert.ThrowsExactly<ArgumentException>(() => loss.Forward(p, new byte[48], zeros([1, 4, 3], ScalarType.Int64)));
+        Assert.ThrowsExactly<ArgumentException>(() => loss.Forward(p, new byte[48], zeros([1, 4, 4])));
+        Assert.ThrowsExactly<ArgumentException>(() => loss.Forward(p, new byte[48], labels, ones([1, 2, 4])));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DenseEnergyLoss(new DenseEnergyLossOptions { Scale = 1.5 }));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new DenseEnergyLoss(new DenseEnergyLossOptions { Srgb = 0 }));
     }

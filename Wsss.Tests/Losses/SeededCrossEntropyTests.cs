@@ -1,7 +1,8 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
+using TorchSharp;
 using Wsss.Losses;
-using Wsss.Torch;
-using T = Wsss.Torch.Torch;
+using static TorchSharp.torch;
+using static Wsss.Tests.Engine.TensorAssert;
 
 namespace Wsss.Tests.Losses;
 
@@ -27,17 +28,16 @@ public sealed class SeededCrossEntropyTests
         double bg = (Pixel(0, 0, 0) + Pixel(0, 3, 0) + Pixel(1, 1, 0)) / 3;
         double fg = (Pixel(0, 2, 2) + Pixel(1, 0, 1) + Pixel(1, 3, 2)) / 3;
 
-        using var scope = T.NewDisposeScope();
-        Tensor x = T.FromArray<double>(logits, [2, 3, 2, 2]);
-        x.RequiresGrad = true;
-        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, T.FromArray<long>(labels, [2, 2, 2]));
-        Assert.AreEqual(bg, r.Background.Item(), 1e-12);
-        Assert.AreEqual(fg, r.Foreground.Item(), 1e-12);
-        Assert.AreEqual(bg + fg, r.Total.Item(), 1e-12);
+        using var scope = NewDisposeScope();
+        Tensor x = tensor(logits, [2, 3, 2, 2], requires_grad: true);
+        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, tensor(labels, [2, 2, 2]));
+        Assert.AreEqual(bg, r.Background.ToDouble(), 1e-12);
+        Assert.AreEqual(fg, r.Foreground.ToDouble(), 1e-12);
+        Assert.AreEqual(bg + fg, r.Total.ToDouble(), 1e-12);
 
         // d/dz = (softmax - onehot) / |group| on labelled pixels, 0 on 255.
-        r.Total.Backward();
-        double[] grad = x.Grad!.ToArray<double>();
+        r.Total.backward();
+        double[] grad = Values(x.grad!);
         for (int n = 0; n < 2; n++)
         {
             for (int i = 0; i < 4; i++)
@@ -59,73 +59,71 @@ public sealed class SeededCrossEntropyTests
     public void LogitsAreUpsampledBilinearlyToTheLabels()
     {
         double[] z = [0.3, -1.2, 2.0];
-        using var scope = T.NewDisposeScope();
-        Tensor x = T.FromArray<double>(z, [1, 3, 1, 1]);
+        using var scope = NewDisposeScope();
+        Tensor x = tensor(z, [1, 3, 1, 1]);
         long[] labels = [0, 2, 255, 1, 0, 2];
-        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, T.FromArray<long>(labels, [1, 3, 2]));
+        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, tensor(labels, [1, 3, 2]));
         double lse = LogSumExp(z);
         long[] seen = labels;
         double[] bgPixels = seen.Where(l => l == 0).Select(_ => lse - z[0]).ToArray();
         double[] fgPixels = seen.Where(l => l is > 0 and < 255).Select(l => lse - z[l]).ToArray();
-        Assert.AreEqual(bgPixels.Average(), r.Background.Item(), 1e-12);
-        Assert.AreEqual(fgPixels.Average(), r.Foreground.Item(), 1e-12);
+        Assert.AreEqual(bgPixels.Average(), r.Background.ToDouble(), 1e-12);
+        Assert.AreEqual(fgPixels.Average(), r.Foreground.ToDouble(), 1e-12);
 
         // A real resize: 2x2 logits to 4x4 labels gives a (1, 3, 4, 4) problem whose all-background
         // loss equals the mean over the bilinearly resized logits.
-        Tensor small = T.FromArray<double>(new double[] { 0, 1, 2, 3, 1, 0, -1, 0, 2, 2, 0, 0 }, [1, 3, 2, 2]);
-        using SeededCrossEntropyResult all = SeededCrossEntropy.Compute(small, T.Zeros([1, 4, 4], DType.Int64));
-        Tensor up = Functional.Interpolate(small, 4, 4, InterpolationMode.Bilinear, alignCorners: false);
-        double expected = Functional.CrossEntropy(up, T.Zeros([1, 4, 4], DType.Int64)).Item();
-        Assert.AreEqual(expected, all.Total.Item(), 1e-12);
-        Assert.AreEqual(0.0, all.Foreground.Item());
+        Tensor small = tensor(new double[] { 0, 1, 2, 3, 1, 0, -1, 0, 2, 2, 0, 0 }, [1, 3, 2, 2]);
+        using SeededCrossEntropyResult all = SeededCrossEntropy.Compute(small, zeros([1, 4, 4], ScalarType.Int64));
+        Tensor up = nn.functional.interpolate(small, [4, 4], mode: InterpolationMode.Bilinear, align_corners: false);
+        double expected = nn.functional.cross_entropy(up, zeros([1, 4, 4], ScalarType.Int64)).ToDouble();
+        Assert.AreEqual(expected, all.Total.ToDouble(), 1e-12);
+        Assert.AreEqual(0.0, all.Foreground.ToDouble());
     }
 
     [TestMethod]
     public void AllUnlabelled_GivesZero_AndAZeroFiniteGradient()
     {
-        using var scope = T.NewDisposeScope();
-        Tensor x = T.Randn([2, 4, 3, 3]);
-        x.RequiresGrad = true;
-        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, T.Full([2, 6, 6], 255, DType.Int64));
-        Assert.AreEqual(0.0, r.Total.Item());
-        Assert.AreEqual(0.0, r.Background.Item());
-        Assert.AreEqual(0.0, r.Foreground.Item());
-        r.Total.Backward();
-        float[] g = x.Grad!.ToArray<float>();
+        using var scope = NewDisposeScope();
+        Tensor x = randn([2, 4, 3, 3], requires_grad: true);
+        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, full([2, 6, 6], 255, ScalarType.Int64));
+        Assert.AreEqual(0.0, r.Total.ToDouble());
+        Assert.AreEqual(0.0, r.Background.ToDouble());
+        Assert.AreEqual(0.0, r.Foreground.ToDouble());
+        r.Total.backward();
+        float[] g = Floats(x.grad!);
         Assert.IsTrue(g.All(v => v == 0f), "every gradient entry is exactly 0");
     }
 
     [TestMethod]
     public void AnEmptyGroup_IsSkipped()
     {
-        using var scope = T.NewDisposeScope();
-        Tensor x = T.Randn([1, 3, 2, 2]);
-        x.RequiresGrad = true;
+        using var scope = NewDisposeScope();
+        Tensor x = randn([1, 3, 2, 2], requires_grad: true);
         // No background pixel: the total is the foreground mean alone, finite.
-        Tensor labels = T.FromArray<long>(new long[] { 1, 2, 255, 1 }, [1, 2, 2]);
+        Tensor labels = tensor(new long[] { 1, 2, 255, 1 }, [1, 2, 2]);
         using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, labels);
-        Assert.AreEqual(0.0, r.Background.Item());
-        double fg = Functional.CrossEntropy(x, labels, ignoreIndex: 255).Item();
-        Assert.AreEqual(fg, r.Foreground.Item(), 1e-6);
-        Assert.AreEqual(fg, r.Total.Item(), 1e-6);
-        r.Total.Backward();
-        Assert.IsTrue(x.Grad!.ToArray<float>().All(float.IsFinite));
+        Assert.AreEqual(0.0, r.Background.ToDouble());
+        double fg = nn.functional.cross_entropy(x, labels, ignore_index: 255).ToDouble();
+        Assert.AreEqual(fg, r.Foreground.ToDouble(), 1e-6);
+        Assert.AreEqual(fg, r.Total.ToDouble(), 1e-6);
+        r.Total.backward();
+        Assert.IsTrue(Floats(x.grad!).All(float.IsFinite));
 
         // No foreground pixel.
-        Tensor bgOnly = T.FromArray<long>(new long[] { 0, 255, 0, 0 }, [1, 2, 2]);
+        Tensor bgOnly = tensor(new long[] { 0, 255, 0, 0 }, [1, 2, 2]);
         using SeededCrossEntropyResult r2 = SeededCrossEntropy.Compute(x, bgOnly);
-        Assert.AreEqual(0.0, r2.Foreground.Item());
-        Assert.AreEqual(Functional.CrossEntropy(x, bgOnly, ignoreIndex: 255).Item(), r2.Total.Item(), 1e-6);
+        Assert.AreEqual(0.0, r2.Foreground.ToDouble());
+        Assert.AreEqual(nn.functional.cross_entropy(x, bgOnly, ignore_index: 255).ToDouble(), r2.Total.ToDouble(), 1e-6);
     }
 
     [TestMethod]
     public void WrongShapesOrDtype_Throw()
     {
-        using var scope = T.NewDisposeScope();
-        Tensor x = T.Zeros([1, 3, 2, 2]);
-        Assert.ThrowsExactly<ArgumentException>(() => SeededCrossEntropy.Compute(x, T.Zeros([1, 2, 2])));
-        Assert.ThrowsExactly<ArgumentException>(() => SeededCrossEntropy.Compute(x, T.Zeros([2, 2, 2], DType.Int64)));
-        Assert.ThrowsExactly<ArgumentException>(() => SeededCrossEntropy.Compute(T.Zeros([3, 2, 2]), T.Zeros([1, 2, 2], DType.Int64)));
+        using var scope = NewDisposeScope();
+        Tensor x = zeros([1, 3, 2, 2]);
+        Assert.ThrowsExactly<ArgumentException>(() => SeededCrossEntropy.Compute(x, zeros([1, 2, 2])));
+        Assert.ThrowsExactly<ArgumentException>(() => SeededCrossEntropy.Compute(x, zeros([2, 2, 2], ScalarType.Int64)));
+        Assert.ThrowsExactly<ArgumentException>(() => SeededCrossEntropy.Compute(zeros([3, 2, 2]), zeros([1, 2, 2], ScalarType.Int64)));
     }
 }
 
@@ -145,9 +143,9 @@ public sealed class ClassificationLossTests
         }
 
         expected /= 6; // mean over classes, then over the batch of 2
-        using var scope = T.NewDisposeScope();
-        Tensor loss = ClassificationLoss.Compute(T.FromArray<double>(x, [2, 3]), T.FromArray<float>(y, [2, 3]));
-        Assert.AreEqual(expected, loss.Item(), 1e-12);
-        Assert.ThrowsExactly<ArgumentException>(() => ClassificationLoss.Compute(T.Zeros([2, 3]), T.Zeros([2, 4])));
+        using var scope = NewDisposeScope();
+        Tensor loss = ClassificationLoss.Compute(tensor(x, [2, 3]), tensor(y, [2, 3]));
+        Assert.AreEqual(expected, loss.ToDouble(), 1e-12);
+        Assert.ThrowsExactly<ArgumentException>(() => ClassificationLoss.Compute(zeros([2, 3]), zeros([2, 4])));
     }
 }

@@ -1,11 +1,10 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
+using TorchSharp;
+using TorchSharp.Modules;
 using Wsss.Model;
-using Wsss.Torch;
-using Wsss.Torch.Nn;
-using Wsss.Torch.Optim;
-using static Wsss.Tests.Torch.TorchAssert;
-using F = Wsss.Torch.Functional;
-using T = Wsss.Torch.Torch;
+using Wsss.Model.Layers;
+using static TorchSharp.torch;
+using static Wsss.Tests.Engine.TensorAssert;
 
 namespace Wsss.Tests.Model;
 
@@ -14,11 +13,11 @@ public sealed class BackboneTests
 {
     private static long[] FeatureShape(Backbone backbone, long height, long width)
     {
-        using var scope = T.NewDisposeScope();
-        using var noGrad = T.NoGrad();
-        backbone.Eval();
-        var features = backbone.Forward(T.Randn([1, 3, height, width]));
-        return features.Shape.ToArray();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        backbone.eval();
+        var features = backbone.forward(randn([1, 3, height, width]));
+        return features.shape;
     }
 
     [TestMethod]
@@ -45,16 +44,16 @@ public sealed class BackboneTests
     public void MobileNetV1_LayerNamesAndShapesMirrorKeras()
     {
         using var net = new MobileNetV1(0.75, classes: 1000);
-        var state = net.StateDict();
-        CollectionAssert.AreEqual(new long[] { 24, 3, 3, 3 }, state["conv1.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 24, 1, 3, 3 }, state["conv_dw_1.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 48, 24, 1, 1 }, state["conv_pw_1.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 768 }, state["conv_pw_13_bn.running_var"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 1000, 768, 1, 1 }, state["conv_preds.weight"].Shape.ToArray());
+        var state = net.state_dict();
+        CollectionAssert.AreEqual(new long[] { 24, 3, 3, 3 }, state["conv1.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 24, 1, 3, 3 }, state["conv_dw_1.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 48, 24, 1, 1 }, state["conv_pw_1.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 768 }, state["conv_pw_13_bn.running_var"].shape);
+        CollectionAssert.AreEqual(new long[] { 1000, 768, 1, 1 }, state["conv_preds.weight"].shape);
         Assert.IsTrue(state.ContainsKey("conv_preds.bias"));
         Assert.IsFalse(state.ContainsKey("conv_dw_1.bias"), "Keras MobileNet convolutions have no bias");
         // 1 stem + 13 x (depthwise + pointwise) convolutions, each followed by a BatchNorm.
-        Assert.AreEqual(27, net.NamedModules().Count(m => m.Value is BatchNorm2d));
+        Assert.AreEqual(27, net.modules().OfType<FreezableBatchNorm2d>().Count());
     }
 
     [TestMethod]
@@ -67,15 +66,15 @@ public sealed class BackboneTests
 
         // A 3x3 all-ones kernel at stride 2 on a 4x4 input: TensorFlow's windows start at row/column 0
         // and 2 (the padding goes after), so each output is a sum over input rows/columns {0,1,2} or {2,3}.
-        using var scope = T.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var values = Enumerable.Range(0, 16).Select(v => (float)v).ToArray();
         using var conv = new TfSameConv2d(1, 1, 3, stride: 2);
-        using (T.NoGrad())
+        using (no_grad())
         {
-            conv.Weight.Fill(1);
+            conv.Weight.fill_(1);
         }
 
-        var output = conv.Forward(T.FromArray(values, 1, 1, 4, 4)).ToArray<float>();
+        var output = Floats(conv.forward(tensor(values, [1, 1, 4, 4])));
         float Sum(int r0, int r1, int c0, int c1)
         {
             float s = 0;
@@ -98,18 +97,18 @@ public sealed class BackboneTests
     {
         using var net = new ResNet38();
         CollectionAssert.AreEqual(new long[] { 1, 4096, 9, 9 }, FeatureShape(net, 65, 65));
-        var state = net.StateDict();
-        CollectionAssert.AreEqual(new long[] { 64, 3, 3, 3 }, state["conv1a.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 64 }, state["b2.bn_branch2a.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 128, 64, 3, 3 }, state["b2.conv_branch2a.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 128, 64, 1, 1 }, state["b2.conv_branch1.weight"].Shape.ToArray());
+        var state = net.state_dict();
+        CollectionAssert.AreEqual(new long[] { 64, 3, 3, 3 }, state["conv1a.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 64 }, state["b2.bn_branch2a.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 128, 64, 3, 3 }, state["b2.conv_branch2a.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 128, 64, 1, 1 }, state["b2.conv_branch1.weight"].shape);
         Assert.IsFalse(state.ContainsKey("b2_1.conv_branch1.weight"), "same-shape blocks have an identity shortcut");
-        CollectionAssert.AreEqual(new long[] { 1024, 512, 3, 3 }, state["b5.conv_branch2b1.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 512, 1024, 1, 1 }, state["b6.conv_branch2a.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 1024, 512, 3, 3 }, state["b6.conv_branch2b1.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 2048, 1024, 1, 1 }, state["b6.conv_branch2b2.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 4096, 2048, 1, 1 }, state["b7.conv_branch1.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 4096 }, state["bn7.running_var"].Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 1024, 512, 3, 3 }, state["b5.conv_branch2b1.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 512, 1024, 1, 1 }, state["b6.conv_branch2a.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 1024, 512, 3, 3 }, state["b6.conv_branch2b1.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 2048, 1024, 1, 1 }, state["b6.conv_branch2b2.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 4096, 2048, 1, 1 }, state["b7.conv_branch1.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 4096 }, state["bn7.running_var"].shape);
     }
 
     [TestMethod]
@@ -117,41 +116,41 @@ public sealed class BackboneTests
     {
         using var net = new ResNet50();
         CollectionAssert.AreEqual(new long[] { 1, 2048, 9, 9 }, FeatureShape(net, 65, 65));
-        var state = net.StateDict();
-        CollectionAssert.AreEqual(new long[] { 64, 3, 7, 7 }, state["conv1.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 256, 64, 1, 1 }, state["layer1.0.downsample.0.weight"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 256 }, state["layer1.0.downsample.1.running_mean"].Shape.ToArray());
-        CollectionAssert.AreEqual(new long[] { 512, 512, 3, 3 }, state["layer4.2.conv2.weight"].Shape.ToArray());
+        var state = net.state_dict();
+        CollectionAssert.AreEqual(new long[] { 64, 3, 7, 7 }, state["conv1.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 256, 64, 1, 1 }, state["layer1.0.downsample.0.weight"].shape);
+        CollectionAssert.AreEqual(new long[] { 256 }, state["layer1.0.downsample.1.running_mean"].shape);
+        CollectionAssert.AreEqual(new long[] { 512, 512, 3, 3 }, state["layer4.2.conv2.weight"].shape);
         Assert.IsTrue(state.ContainsKey("layer3.5.bn3.num_batches_tracked"));
         // torchvision's resnet50 has 25,557,032 parameters, 2,049,000 of them in the fc classifier.
-        Assert.AreEqual(25_557_032L - 2_049_000L, net.ParameterCount());
+        Assert.AreEqual(25_557_032L - 2_049_000L, net.parameters().Sum(p => p.numel()));
     }
 
     [TestMethod]
     public void FrozenBatchNorm_TrainingStepKeepsStatisticsAndAffineParameters()
     {
-        using var scope = T.NewDisposeScope();
+        using var scope = NewDisposeScope();
         using var frozen = new SmallCnn(frozenBatchNorm: true);
         using var trained = new SmallCnn(frozenBatchNorm: false);
-        var input = T.Randn([2, 3, 33, 33]) * 3 + 1;
+        var input = (randn([2, 3, 33, 33]) * 3) + 1;
 
         foreach (var net in new[] { frozen, trained })
         {
-            net.Train();
-            var before = net.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.Clone());
-            using var sgd = new Sgd([new ParameterGroup("all", net.Parameters().Where(p => p.RequiresGrad))], 0.1);
-            sgd.ZeroGrad();
-            net.Forward(input).Square().Mean().Backward();
-            var bn = (BatchNorm2d)net.NamedModules().First(m => m.Value is BatchNorm2d).Value;
-            var conv = (Conv2d)net.NamedModules().First(m => m.Value is Conv2d).Value;
-            Assert.IsNotNull(conv.Weight.Grad, "convolutions train in both cases");
-            Assert.AreEqual(net.FrozenBatchNorm, bn.Weight.Grad is null, "frozen BatchNorm weights get no gradient");
-            sgd.Step();
+            net.train();
+            var before = net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+            using var sgd = optim.SGD(net.parameters().Where(p => p.requires_grad), 0.1);
+            sgd.zero_grad();
+            net.forward(input).square().mean().backward();
+            var bn = net.modules().OfType<FreezableBatchNorm2d>().First();
+            var conv = net.modules().OfType<Conv2d>().First();
+            Assert.IsNotNull(conv.weight!.grad, "convolutions train in both cases");
+            Assert.AreEqual(net.FrozenBatchNorm, bn.Weight.grad is null, "frozen BatchNorm weights get no gradient");
+            sgd.step();
 
-            var after = net.StateDict();
+            var after = net.state_dict();
             foreach (var (name, value) in before)
             {
-                bool same = value.Eq(after[name]).ToArray<bool>().All(b => b);
+                bool same = value.eq(after[name]).all().item<bool>();
                 bool isBatchNormState = name.EndsWith("running_mean", StringComparison.Ordinal) || name.EndsWith("running_var", StringComparison.Ordinal)
                     || name.EndsWith("num_batches_tracked", StringComparison.Ordinal)
                     || name.EndsWith(".1.weight", StringComparison.Ordinal) || name.EndsWith(".1.bias", StringComparison.Ordinal);
@@ -170,75 +169,79 @@ public sealed class BackboneTests
     [TestMethod]
     public void MobileNetV1_FoldedFrozenBatchNorm_EqualsConvolutionThenBatchNorm()
     {
-        // Frozen BatchNorm is folded into the preceding convolution; the same network with BatchNorm unfrozen and
-        // in evaluation mode runs convolution, BatchNorm and relu6 one after the other: same values and same
-        // convolution gradients (dilated depthwise layers at output stride 8 included).
-        using var scope = T.NewDisposeScope();
+        // Frozen BatchNorm is folded into the preceding convolution (and relu6 clamps that output in place); the
+        // same network with BatchNorm unfrozen and in evaluation mode runs convolution, BatchNorm and relu6 one
+        // after the other: same values and same convolution gradients (dilated depthwise layers at output stride 8
+        // included).
+        using var scope = NewDisposeScope();
         using var net = new MobileNetV1(0.25, outputStride: 8);
-        using (T.NoGrad())
+        using (no_grad())
         {
-            foreach (var bn in net.NamedModules().Select(m => m.Value).OfType<BatchNorm2d>())
+            foreach (var bn in net.modules().OfType<FreezableBatchNorm2d>())
             {
-                bn.Weight.UniformInPlace(0.5, 1.5);
-                bn.Bias.NormalInPlace(0, 0.2);
-                bn.RunningMean.NormalInPlace(0, 0.2);
-                bn.RunningVar.UniformInPlace(0.3, 2.0);
+                bn.Weight.uniform_(0.5, 1.5);
+                // Shifts of a few units, so that relu6 saturates in places and its in-place clamp's zero gradient
+                // there is compared too.
+                bn.Bias.normal_(1, 3);
+                bn.RunningMean.normal_(0, 0.2);
+                bn.RunningVar.uniform_(0.3, 2.0);
             }
         }
 
-        var input = T.Randn([2, 3, 37, 45]);
-        var upstream = T.Randn([2, 256, 5, 6]);
-        var convWeights = net.NamedParameters().Where(p => !p.Key.Contains("_bn.", StringComparison.Ordinal)).ToList();
+        var input = randn([2, 3, 37, 45]);
+        var upstream = randn([2, 256, 5, 6]);
+        var convWeights = net.named_parameters().Where(p => !p.name.Contains("_bn.", StringComparison.Ordinal)).ToList();
         Assert.AreEqual(27, convWeights.Count);
 
         (float[] Output, float[][] Grads) Run()
         {
             foreach (var (_, p) in convWeights)
             {
-                p.Grad?.Zero();
+                p.grad?.zero_();
             }
 
-            var output = net.Forward(input);
-            (output * upstream).Sum().Backward();
-            return (output.ToArray<float>(), convWeights.Select(p => p.Value.Grad!.ToArray<float>()).ToArray());
+            var output = net.forward(input);
+            (output * upstream).sum().backward();
+            return (Floats(output), convWeights.Select(p => Floats(p.parameter.grad!)).ToArray());
         }
 
         net.FrozenBatchNorm = true;
-        net.Train();
+        net.train();
         var folded = Run();
         net.FrozenBatchNorm = false;
-        net.Eval();
+        net.eval();
         var plain = Run();
         Assert.IsTrue(folded.Output.Any(v => v > 0 && v < 6), "some outputs lie inside relu6's linear range");
+        Assert.IsTrue(folded.Output.Any(v => v == 6), "some outputs are clamped at 6, so the in-place clamp's gradient is exercised");
         Close(plain.Output.Select(v => (double)v).ToArray(), folded.Output.Select(v => (double)v).ToArray(), 1e-4, "features");
         for (int i = 0; i < convWeights.Count; i++)
         {
             double scale = Math.Max(1e-3, plain.Grads[i].Max(Math.Abs));
-            Close(plain.Grads[i].Select(v => v / scale).ToArray(), folded.Grads[i].Select(v => (double)v / scale).ToArray(), 1e-4, convWeights[i].Key);
+            Close(plain.Grads[i].Select(v => v / scale).ToArray(), folded.Grads[i].Select(v => (double)v / scale).ToArray(), 1e-4, convWeights[i].name);
         }
     }
 
     [TestMethod]
     public void FrozenBatchNorm_UsesRunningStatisticsInTrainingMode()
     {
-        using var scope = T.NewDisposeScope();
+        using var scope = NewDisposeScope();
         using var net = new SmallCnn(frozenBatchNorm: true);
-        var input = T.Randn([2, 3, 32, 32]);
-        net.Train();
-        var train = net.Forward(input).ToArray<float>();
-        net.Eval();
-        var eval = net.Forward(input).ToArray<float>();
+        var input = randn([2, 3, 32, 32]);
+        net.train();
+        var train = Floats(net.forward(input));
+        net.eval();
+        var eval = Floats(net.forward(input));
         CollectionAssert.AreEqual(eval, train);
         net.FrozenBatchNorm = false;
-        net.Train();
-        var batchStats = net.Forward(input).ToArray<float>();
+        net.train();
+        var batchStats = Floats(net.forward(input));
         CollectionAssert.AreNotEqual(eval, batchStats);
     }
 
     [TestMethod]
     public void LoadWeights_NamesMissingAndMisshapedTensors_AndReturnsUnused()
     {
-        using var scope = T.NewDisposeScope();
+        using var scope = NewDisposeScope();
         using var source = new SmallCnn();
         using var target = new SmallCnn();
         var weights = ModelWeights.Export(source);
@@ -258,11 +261,11 @@ public sealed class BackboneTests
         var extra = new Dictionary<string, (float[] Data, long[] Shape)>(weights) { ["fc.weight"] = (new float[2], [2]) };
         extra.Remove("block1.1.num_batches_tracked");
         CollectionAssert.AreEqual(new[] { "fc.weight" }, target.LoadWeights(extra).ToArray());
-        foreach (var (name, value) in target.StateDict())
+        foreach (var (name, value) in target.state_dict())
         {
             if (!name.EndsWith("num_batches_tracked", StringComparison.Ordinal))
             {
-                CollectionAssert.AreEqual(weights[name].Data, value.To(DType.Float32).ToArray<float>(), name);
+                CollectionAssert.AreEqual(weights[name].Data, Floats(value), name);
             }
         }
     }

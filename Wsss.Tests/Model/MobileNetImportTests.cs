@@ -2,8 +2,8 @@ using System.Text.Json;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Wsss.Imaging;
 using Wsss.Model;
-using Wsss.Torch;
-using T = Wsss.Torch.Torch;
+using static TorchSharp.torch;
+using static Wsss.Tests.Engine.TensorAssert;
 
 namespace Wsss.Tests.Model;
 
@@ -25,7 +25,7 @@ public sealed class MobileNetImportTests
             }
         }
 
-        return T.FromArray(chw, 1, 3, image.Height, image.Width);
+        return tensor(chw, [1, 3, image.Height, image.Width]);
     }
 
     [TestMethod]
@@ -35,7 +35,7 @@ public sealed class MobileNetImportTests
         string fixtures = TestData.RequireShared("fixtures", "mobilenet");
         using var expected = JsonDocument.Parse(File.ReadAllText(Path.Combine(fixtures, "expected.json")));
         using var net = TfjsImport.LoadMobileNetV1(modelJson, outputStride: 32, includeClassifier: true);
-        net.Eval();
+        net.eval();
         Assert.AreEqual(0.75, net.Alpha);
         Assert.AreEqual(1000, net.Classes);
 
@@ -43,10 +43,10 @@ public sealed class MobileNetImportTests
         double worst = 0;
         foreach (var entry in expected.RootElement.GetProperty("images").EnumerateObject())
         {
-            using var scope = T.NewDisposeScope();
-            using var noGrad = T.NoGrad();
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
             var image = ImageCodec.Decode(Path.Combine(fixtures, entry.Name));
-            var probabilities = net.Classify(ToInput(image, net.Normalization)).ToArray<float>();
+            var probabilities = Floats(net.Classify(ToInput(image, net.Normalization)));
             Assert.AreEqual(1000, probabilities.Length);
             Assert.AreEqual(1.0, probabilities.Sum(), 1e-4);
 
@@ -79,12 +79,12 @@ public sealed class MobileNetImportTests
         foreach (int outputStride in new[] { 16, 8 })
         {
             using var net = TfjsImport.LoadMobileNetV1(modelJson, outputStride, includeClassifier: true);
-            net.Eval();
+            net.eval();
             foreach (var entry in expected.RootElement.GetProperty("images").EnumerateObject())
             {
-                using var scope = T.NewDisposeScope();
-                using var noGrad = T.NoGrad();
-                var probabilities = net.Classify(ToInput(ImageCodec.Decode(Path.Combine(fixtures, entry.Name)), net.Normalization)).ToArray<float>();
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                var probabilities = Floats(net.Classify(ToInput(ImageCodec.Decode(Path.Combine(fixtures, entry.Name)), net.Normalization)));
                 int[] top3 = Enumerable.Range(0, probabilities.Length).OrderByDescending(i => probabilities[i]).Take(3).Order().ToArray();
                 int[] expectedTop3 = entry.Value.GetProperty("top5_index").EnumerateArray().Take(3).Select(e => e.GetInt32()).Order().ToArray();
                 CollectionAssert.AreEqual(expectedTop3, top3, $"output stride {outputStride}, {entry.Name}");
@@ -95,19 +95,19 @@ public sealed class MobileNetImportTests
     [TestMethod]
     public void ImportAtOutputStride8_KeepsWeightsAndDilates()
     {
-        using var scope = T.NewDisposeScope();
+        using var scope = NewDisposeScope();
         using var os8 = TfjsImport.LoadMobileNetV1(ModelJson());
         Assert.IsTrue(os8.FrozenBatchNorm);
         Assert.AreEqual(0, os8.Classes);
         var weights = TfjsImport.KerasWeights(Wsss.Model.Serialization.TfjsLayersModel.Load(ModelJson()));
-        foreach (var (name, value) in os8.StateDict().Where(kv => !kv.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal)))
+        foreach (var (name, value) in os8.state_dict().Where(kv => !kv.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal)))
         {
-            CollectionAssert.AreEqual(weights[name].Data, value.ToArray<float>(), name);
+            CollectionAssert.AreEqual(weights[name].Data, Floats(value), name);
         }
 
-        os8.Eval();
-        using var noGrad = T.NoGrad();
-        CollectionAssert.AreEqual(new long[] { 1, 768, 28, 28 }, os8.Forward(T.Randn([1, 3, 224, 224])).Shape.ToArray());
+        os8.eval();
+        using var noGrad = no_grad();
+        CollectionAssert.AreEqual(new long[] { 1, 768, 28, 28 }, os8.forward(randn([1, 3, 224, 224])).shape);
     }
 
     [TestMethod]

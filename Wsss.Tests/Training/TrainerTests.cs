@@ -246,12 +246,12 @@ public sealed class TrainerTests
         // statistics; the three CAM-only forwards (scales 0.5, 1.5, 2) of the seeded steps must not.
         var options = Tiny(iterations: 4);
         using var model = new RrmTrainer(options).Train(WeakDataset.From(Data));
-        var norms = model.Network.Backbone.NamedModules().Select(m => m.Value).OfType<Wsss.Torch.Nn.BatchNorm2d>().ToList();
+        var norms = model.Network.Backbone.modules().OfType<Wsss.Model.Layers.FreezableBatchNorm2d>().ToList();
         Assert.IsTrue(norms.Count > 0);
         Assert.IsFalse(norms[0].Frozen);
         foreach (var bn in norms)
         {
-            Assert.AreEqual(4.0, bn.NumBatchesTracked.Item(), "one training forward per iteration, none from the CAM forwards");
+            Assert.AreEqual(4L, bn.NumBatchesTracked.item<long>(), "one training forward per iteration, none from the CAM forwards");
         }
     }
 }

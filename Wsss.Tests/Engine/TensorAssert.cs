@@ -1,21 +1,31 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
-using Wsss.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
-namespace Wsss.Tests.Torch;
+namespace Wsss.Tests.Engine;
 
-/// <summary>Comparisons of tensors with values computed in the test.</summary>
-internal static class TorchAssert
+/// <summary>Reading TorchSharp tensors back into arrays and comparing them with values computed in the test.</summary>
+internal static class TensorAssert
 {
-    /// <summary>The elements as doubles (converted when needed).</summary>
+    /// <summary>The elements as floats, row-major (a detached, contiguous CPU copy: views and GPU tensors read the same).</summary>
+    public static float[] Floats(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.detach().to(ScalarType.Float32, CPU).contiguous().data<float>().ToArray();
+    }
+
+    /// <summary>The elements as doubles, row-major (converted when needed).</summary>
     public static double[] Values(Tensor t)
     {
-        if (t.DType == DType.Float64)
-        {
-            return t.ToArray<double>();
-        }
+        using var scope = NewDisposeScope();
+        return t.detach().to(ScalarType.Float64, CPU).contiguous().data<double>().ToArray();
+    }
 
-        using var d = t.To(DType.Float64);
-        return d.ToArray<double>();
+    /// <summary>The elements as longs, row-major (for Int64 indices and counters).</summary>
+    public static long[] Longs(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.detach().to(ScalarType.Int64, CPU).contiguous().data<long>().ToArray();
     }
 
     public static void Close(ReadOnlySpan<double> expected, Tensor actual, double tolerance = 1e-5, string? what = null) =>
@@ -33,12 +43,12 @@ internal static class TorchAssert
     }
 
     public static void Shape(Tensor t, params long[] expected) =>
-        CollectionAssert.AreEqual(expected, t.Shape.ToArray(), $"shape ({string.Join(", ", t.Shape.ToArray())})");
+        CollectionAssert.AreEqual(expected, t.shape, $"shape ({string.Join(", ", t.shape)})");
 }
 
 /// <summary>
 /// Gradient check: autograd's gradient of a scalar function against central finite differences, in
-/// double precision. Inputs must be Float64 leaves; the function must be deterministic.
+/// double precision. Inputs must be Float64; the function must be deterministic.
 /// </summary>
 internal static class GradCheck
 {
@@ -52,30 +62,28 @@ internal static class GradCheck
     {
         foreach (var x in inputs)
         {
-            Assert.AreEqual(DType.Float64, x.DType, "gradient checks run in Float64");
+            Assert.AreEqual(ScalarType.Float64, x.dtype, "gradient checks run in Float64");
         }
 
-        var values = inputs.Select(x => x.ToArray<double>()).ToArray();
-        var shapes = inputs.Select(x => x.Shape.ToArray()).ToArray();
+        var values = inputs.Select(TensorAssert.Values).ToArray();
+        var shapes = inputs.Select(x => x.shape).ToArray();
 
-        // analytic
         var analytic = new double[inputs.Length][];
-        using (var scope = Wsss.Torch.Torch.NewDisposeScope())
+        using (var scope = NewDisposeScope())
         {
-            var leaves = values.Select((v, k) => Leaf(v, shapes[k], true)).ToArray();
+            var leaves = values.Select((v, k) => tensor(v, shapes[k], requires_grad: true)).ToArray();
             var y = f(leaves);
-            Assert.AreEqual(0, y.Dimensions, "the checked function must return a scalar");
-            y.Backward();
+            Assert.AreEqual(0L, y.dim(), "the checked function must return a scalar");
+            y.backward();
             for (int k = 0; k < leaves.Length; k++)
             {
-                var g = leaves[k].Grad;
+                var g = leaves[k].grad;
                 Assert.IsNotNull(g, $"input {k} received no gradient");
-                analytic[k] = g.ToArray<double>();
+                analytic[k] = TensorAssert.Values(g);
             }
         }
 
-        // numeric
-        using (Wsss.Torch.Torch.NoGrad())
+        using (no_grad())
         {
             for (int k = 0; k < inputs.Length; k++)
             {
@@ -99,15 +107,8 @@ internal static class GradCheck
 
     private static double Evaluate(Func<Tensor[], Tensor> f, double[][] values, long[][] shapes)
     {
-        using var scope = Wsss.Torch.Torch.NewDisposeScope();
-        var xs = values.Select((v, k) => Leaf(v, shapes[k], false)).ToArray();
-        return f(xs).Item();
-    }
-
-    private static Tensor Leaf(double[] v, long[] shape, bool requiresGrad)
-    {
-        var t = Wsss.Torch.Torch.FromArray<double>(v, shape);
-        t.RequiresGrad = requiresGrad;
-        return t;
+        using var scope = NewDisposeScope();
+        var xs = values.Select((v, k) => tensor(v, shapes[k])).ToArray();
+        return f(xs).ToDouble();
     }
 }
