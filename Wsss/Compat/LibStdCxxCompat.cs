@@ -63,6 +63,7 @@ namespace Wsss.Compat
     {
         public const ushort VerFlagWeak = 0x2;
         private const uint ShtRela = 4;
+        private const uint ShtNobits = 8;
         private const uint ShtRel = 9;
         private const uint ShtDynsym = 11;
         private const uint ShtGnuVerdef = 0x6ffffffd;
@@ -89,7 +90,9 @@ namespace Wsss.Compat
             long sectionOffset = I64(0x28);
             int entrySize = U16(0x3A);
             int count = U16(0x3C);
-            if (sectionOffset <= 0 || entrySize < 64 || count == 0 || sectionOffset + ((long)entrySize * count) > data.Length)
+            // Bounds are compared as "offset > length - size" throughout: an offset near long.MaxValue in a damaged
+            // file would overflow "offset + size" into a negative number that passes the check.
+            if (sectionOffset <= 0 || entrySize < 64 || count == 0 || sectionOffset > data.Length - ((long)entrySize * count))
             {
                 throw new InvalidDataException(name + ": no section headers (cannot read its symbol versions)");
             }
@@ -98,7 +101,7 @@ namespace Wsss.Compat
             {
                 long at = sectionOffset + ((long)i * entrySize);
                 var s = new Section(U32(at + 4), I64(at + 0x18), I64(at + 0x20), U32(at + 0x28), U32(at + 0x2C), I64(at + 0x38));
-                if (s.Type != 8 && (s.Offset < 0 || s.Size < 0 || s.Offset + s.Size > data.Length))
+                if (s.Type != ShtNobits && (s.Offset < 0 || s.Size < 0 || s.Offset > data.Length - s.Size))
                 {
                     // SHT_NOBITS (8) occupies no file space; any other section must lie inside the file.
                     throw new InvalidDataException(name + ": section " + i + " lies outside the file (truncated?)");
@@ -244,7 +247,9 @@ namespace Wsss.Compat
 
         private Section StringTable(Section s)
         {
-            if (s.Link >= sections.Count)
+            // A linked section without file content (SHT_NOBITS, whose bounds the constructor does not check) is no
+            // string table either.
+            if (s.Link >= sections.Count || sections[(int)s.Link].Type == ShtNobits)
             {
                 throw new InvalidDataException(Name + ": a version section links to no string table");
             }
@@ -277,7 +282,7 @@ namespace Wsss.Compat
 
         private bool Check(long at, int length)
         {
-            if (at < 0 || at + length > data.Length)
+            if (at < 0 || at > data.Length - length)
             {
                 throw new InvalidDataException(Name + ": a table entry lies outside the file (truncated?)");
             }
@@ -416,10 +421,14 @@ namespace Wsss.Compat
                 System.IO.File.WriteAllBytes(temporary, library.Bytes);
                 if (System.IO.File.Exists(path))
                 {
-                    System.IO.File.Delete(path);
+                    // rename(2) over the original on Unix: atomic, so the path never lacks a library (deleting first
+                    // left a moment without one, and no library at all if the move then failed).
+                    System.IO.File.Replace(temporary, path, null);
                 }
-
-                System.IO.File.Move(temporary, path);
+                else
+                {
+                    System.IO.File.Move(temporary, path);
+                }
             }
             finally
             {

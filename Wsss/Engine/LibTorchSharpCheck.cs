@@ -19,8 +19,12 @@ internal static class LibTorchSharpCheck
             return;
         }
 
-        string? libstdcxx = LibStdCxxCompat.FindLoadedLibStdCxx();
-        string? library = FindLibTorchSharp();
+        ThrowIfItCannotLoad(FindLibTorchSharp(), LibStdCxxCompat.FindLoadedLibStdCxx());
+    }
+
+    /// <summary>The check for a given library and libstdc++ (null: not found, nothing to check); separate for tests.</summary>
+    internal static void ThrowIfItCannotLoad(string? library, string? libstdcxx)
+    {
         if (libstdcxx is null || library is null)
         {
             // Nothing to compare: TorchSharp's own loader reports whatever goes wrong.
