@@ -1,5 +1,6 @@
 using System.Globalization;
 using TorchSharp;
+using TorchSharp.Utils;
 using Wsss.Model.Layers;
 using static TorchSharp.torch;
 
@@ -21,6 +22,9 @@ public sealed class MobileNetV1 : Backbone
     private static readonly int[] DepthwiseStrides = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1];
 
     private readonly List<(TfSameConv2d Conv, FreezableBatchNorm2d Bn)> layers = new();
+    // Registered as "conv_preds" (Keras' name); without the attribute TorchSharp would register the field a second time,
+    // as "classifier", once this network is registered in a parent such as RrmNetwork.
+    [ComponentName(Name = "conv_preds")]
     private readonly TfSameConv2d? classifier;
     private readonly int outputStride;
 

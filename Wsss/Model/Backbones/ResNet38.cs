@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using Wsss.Model.Layers;
 using static TorchSharp.torch;
 
@@ -82,10 +83,18 @@ public sealed class ResNet38 : Backbone
     /// </summary>
     private sealed class WideBlock : nn.Module<Tensor, Tensor>
     {
+        // The component names are the registered (reference) names: TorchSharp registers a module's fields again, under
+        // their C# names, when the module itself is registered in a parent, which doubled every entry of the state dict
+        // ("b2.bnBranch2a.weight" beside "b2.bn_branch2a.weight"), so reference weights and 0.1 model files no longer fit.
+        [ComponentName(Name = "bn_branch2a")]
         private readonly FreezableBatchNorm2d bnBranch2a;
+        [ComponentName(Name = "conv_branch2a")]
         private readonly Conv2d convBranch2a;
+        [ComponentName(Name = "bn_branch2b1")]
         private readonly FreezableBatchNorm2d bnBranch2b1;
+        [ComponentName(Name = "conv_branch2b1")]
         private readonly Conv2d convBranch2b1;
+        [ComponentName(Name = "conv_branch1")]
         private readonly Conv2d? convBranch1;
 
         public WideBlock(long inChannels, long midChannels, long outChannels, long stride = 1, long? firstDilation = null, long dilation = 1)
@@ -122,12 +131,19 @@ public sealed class ResNet38 : Backbone
     /// </summary>
     private sealed class BottleneckBlock : nn.Module<Tensor, Tensor>
     {
+        [ComponentName(Name = "bn_branch2a")]
         private readonly FreezableBatchNorm2d bnBranch2a;
+        [ComponentName(Name = "conv_branch2a")]
         private readonly Conv2d convBranch2a;
+        [ComponentName(Name = "bn_branch2b1")]
         private readonly FreezableBatchNorm2d bnBranch2b1;
+        [ComponentName(Name = "conv_branch2b1")]
         private readonly Conv2d convBranch2b1;
+        [ComponentName(Name = "bn_branch2b2")]
         private readonly FreezableBatchNorm2d bnBranch2b2;
+        [ComponentName(Name = "conv_branch2b2")]
         private readonly Conv2d convBranch2b2;
+        [ComponentName(Name = "conv_branch1")]
         private readonly Conv2d convBranch1;
         private readonly double dropout;
 
