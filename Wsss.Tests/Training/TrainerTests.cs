@@ -206,6 +206,32 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void CheckpointWithADamagedGeneratorState_IsRejected_AndTheProcessLivesOn()
+    {
+        // libtorch refuses a generator state of the wrong size; TorchSharp does not catch that error in set_rng_state,
+        // so the checkpoint loader has to check first (it once terminated the test host instead).
+        using var dir = TestData.NewTempDirectory();
+        string checkpoint = dir.File("run.ckpt");
+        using (new RrmTrainer(Tiny(checkpoint, iterations: 3)).Train(WeakDataset.From(Data)))
+        {
+        }
+
+        var content = Wsss.Model.Serialization.SafetensorsFile.Read(checkpoint);
+        var damaged = content.Tensors.Select(t => t.Name == "rng.cpu"
+            ? new Wsss.Model.Serialization.TensorData(t.Name, t.DType, [100], t.Data[..100])
+            : t).ToList();
+        Wsss.Model.Serialization.SafetensorsFile.Write(checkpoint, damaged, content.Metadata);
+        var e = Assert.ThrowsExactly<Wsss.Model.Serialization.FileFormatException>(() => new RrmTrainer(Tiny(checkpoint, iterations: 6)).Train(WeakDataset.From(Data)));
+        StringAssert.Contains(e.Message, "rng.cpu");
+        StringAssert.Contains(e.Message, "run.ckpt");
+
+        // Without a generator state it is no checkpoint either.
+        Wsss.Model.Serialization.SafetensorsFile.Write(checkpoint, damaged.Where(t => t.Name != "rng.cpu"), content.Metadata);
+        e = Assert.ThrowsExactly<Wsss.Model.Serialization.FileFormatException>(() => new RrmTrainer(Tiny(checkpoint, iterations: 6)).Train(WeakDataset.From(Data)));
+        StringAssert.Contains(e.Message, "rng.cpu");
+    }
+
+    [TestMethod]
     public void InvalidOptionsAndDataAreReportedByName()
     {
         var bad = Tiny();

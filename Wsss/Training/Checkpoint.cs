@@ -17,6 +17,7 @@ internal static class Checkpoint
     private const string KindKey = "checkpoint";
     private const string IterationKey = "iteration";
     private const string SeedKey = "seed";
+    private const string RngKey = "rng.cpu";
 
     public static void Save(string path, ModelFileMetadata metadata, RrmNetwork network, GroupedSgd optimizer, int iteration, int seed)
     {
@@ -43,7 +44,7 @@ internal static class Checkpoint
 
         using (var rng = get_rng_state())
         {
-            tensors.Add(new TensorData("rng.cpu", TensorDType.U8, rng.shape, rng.data<byte>().ToArray()));
+            tensors.Add(new TensorData(RngKey, TensorDType.U8, rng.shape, rng.data<byte>().ToArray()));
         }
 
         SafetensorsFile.Write(path, tensors, map);
@@ -76,6 +77,25 @@ internal static class Checkpoint
         }
 
         int iteration = int.Parse(Get(IterationKey), CultureInfo.InvariantCulture);
+        // Checked here, before anything is restored: TorchSharp's set_rng_state does not catch libtorch's error for a
+        // state of the wrong size or type, which then terminates the process instead of raising an exception.
+        if (!content.TryGetTensor(RngKey, out TensorData? rng))
+        {
+            throw new FileFormatException(path, RngKey, "is not a Wsss training checkpoint (no generator state)");
+        }
+
+        long stateBytes;
+        using (var current = get_rng_state())
+        {
+            stateBytes = current.numel();
+        }
+
+        if (rng.DType != TensorDType.U8 || rng.Shape.Length != 1 || rng.Shape[0] != stateBytes)
+        {
+            throw new FileFormatException(path, RngKey,
+                $"holds {rng.DType.SafetensorsName()} ({string.Join(", ", rng.Shape)}), but libtorch's CPU generator state is {stateBytes} bytes (U8)");
+        }
+
         var model = content.Tensors.Where(t => t.Name.StartsWith("model.", StringComparison.Ordinal))
             .Select(t => new TensorData(t.Name["model.".Length..], t.DType, t.Shape, t.Data));
         try
@@ -105,7 +125,6 @@ internal static class Checkpoint
                 throw new FileFormatException(path, null, $"its optimiser state does not fit this training: {e.Message}");
             }
 
-            var rng = content["rng.cpu"];
             set_rng_state(tensor(rng.Data.ToArray(), rng.Shape, ScalarType.Byte));
         }
 
