@@ -93,6 +93,25 @@ public sealed class BackboneTests
     }
 
     [TestMethod]
+    [DataRow(8L, 2L, 1L, 1L, DisplayName = "stride 2, even size: asymmetric padding (explicit pad)")]
+    [DataRow(9L, 2L, 1L, 1L, DisplayName = "stride 2, odd size: symmetric padding (in the convolution)")]
+    [DataRow(7L, 1L, 2L, 3L, DisplayName = "dilated depthwise, symmetric padding")]
+    public void TfSameConv2d_GradientsMatchFiniteDifferences(long size, long stride, long dilation, long groups)
+    {
+        // Both code paths of the 'same' convolution (explicit asymmetric pad, or the convolution's own padding), for
+        // input, kernel and shift (the folded BatchNorm's bias), in Float64.
+        using var scope = NewDisposeScope();
+        manual_seed(21);
+        using var conv = new TfSameConv2d(3, 3, 3, stride, dilation, groups);
+        var x = randn(2, 3, size, size, ScalarType.Float64);
+        var kernel = randn(3, 3 / groups, 3, 3, ScalarType.Float64);
+        var shift = randn(3, ScalarType.Float64);
+        long outSize = (size + stride - 1) / stride;
+        var projection = randn(2, 3, outSize, outSize, ScalarType.Float64);
+        Wsss.Tests.Engine.GradCheck.Verify(v => (conv.Forward(v[0], v[1], v[2]) * projection).sum(), [x, kernel, shift]);
+    }
+
+    [TestMethod]
     public void ResNet38_SmallInput_Gives4096ChannelsAtStride8_WithReferenceNames()
     {
         using var net = new ResNet38();
