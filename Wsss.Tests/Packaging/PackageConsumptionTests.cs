@@ -7,9 +7,13 @@ using Microsoft.VisualStudio.TestTools.UnitTesting;
 namespace Wsss.Tests.Packaging;
 
 /// <summary>
-/// Packs Wsss into a local feed and consumes it from a fresh console project, the way a user would:
-/// catches packaging mistakes (missing native asset, wrong runtimes/ path, README or license metadata)
-/// that the in-repo project references never exercise. Slow (about a minute): one pack, one restore+build.
+/// Packs Wsss into a local feed and consumes it from a fresh console project, the way a user would: the app
+/// references Wsss and, as TorchSharp asks, its own backend (TorchSharp-cpu). Catches packaging mistakes that the
+/// in-repo project references never exercise: the TorchSharp dependency, the buildTransitive old-libstdc++ step
+/// (compiled from the package's own copy of LibStdCxxCompat.cs and run on the app's output), README and license
+/// metadata. Slow (about a minute): one pack, one restore+build. TorchSharp and libtorch come from this machine's
+/// NuGet cache as a read-only fallback folder, so nothing large is downloaded and the test can check that the
+/// cache's files are left alone.
 /// </summary>
 [TestClass]
 [DoNotParallelize]
@@ -23,6 +27,7 @@ public sealed class PackageConsumptionTests
     private static string? consumerOutput;
     private static ProcessResult? consumerRun;
     private static string? setupFailure;
+    private static string consumerBuildOutput = "";
 
     /// <summary>Packs, builds the consumer and runs it once; the tests inspect the results.</summary>
     [ClassInitialize]
@@ -31,7 +36,13 @@ public sealed class PackageConsumptionTests
         _ = context;
         if (!OperatingSystem.IsLinux())
         {
-            setupFailure = "inconclusive: the package's native asset is for linux-x64 only";
+            setupFailure = "inconclusive: the consumer's checks (loader maps, the libstdc++ step) are Linux-specific";
+            return;
+        }
+
+        if (!Directory.Exists(Path.Combine(UserPackageCache(), "torchsharp-cpu")))
+        {
+            setupFailure = $"inconclusive: TorchSharp-cpu is not in the NuGet cache ({UserPackageCache()}): restore the solution first";
             return;
         }
 
@@ -41,7 +52,7 @@ public sealed class PackageConsumptionTests
         // A version never used before, so that a package cached by an earlier run is never picked up.
         string version = $"0.0.0-pkgtest.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
 
-        // --no-build packs exactly the assembly and native library that this test run was built with.
+        // --no-build packs exactly the assembly that this test run was built with.
         ProcessResult pack = Dotnet(TestData.RepoRoot,
             "pack", Path.Combine(TestData.RepoRoot, "Wsss", "Wsss.csproj"), "-c", configuration, "--no-build",
             "-nologo", "-o", feed, $"-p:PackageVersion={version}");
@@ -57,7 +68,8 @@ public sealed class PackageConsumptionTests
         string app = Path.Combine(work.Path, "consumer");
         Directory.CreateDirectory(app);
         WriteConsumer(app, feed, version);
-        ProcessResult build = Dotnet(app, "build", "-c", "Release", "-nologo", "-o", Path.Combine(app, "out"));
+        ProcessResult build = Dotnet(app, "build", "-c", "Release", "-nologo", "-v", "n", "-o", Path.Combine(app, "out"));
+        consumerBuildOutput = build.Output;
         if (build.ExitCode != 0)
         {
             setupFailure = "the consumer project did not restore/build against the local feed:\n" + build.Output;
@@ -73,7 +85,7 @@ public sealed class PackageConsumptionTests
     public static void Cleanup() => work?.Dispose();
 
     [TestMethod]
-    public void Package_HasNativeAssetDocsSymbolsAndMetadata()
+    public void Package_HasTheLibraryTheBuildStepDocsSymbolsAndMetadata_AndNoBackend()
     {
         RequireSetup();
         Assert.IsTrue(File.Exists(packagePath), $"no package at {packagePath}");
@@ -82,15 +94,23 @@ public sealed class PackageConsumptionTests
             var entries = zip.Entries.Select(e => e.FullName).ToHashSet(StringComparer.Ordinal);
             foreach (string expected in new[]
                      {
-                         "lib/net10.0/Wsss.dll", "lib/net10.0/Wsss.xml", "runtimes/linux-x64/native/libwsss_native.so", "PACKAGE.md",
+                         "lib/net10.0/Wsss.dll", "lib/net10.0/Wsss.xml", "PACKAGE.md",
+                         "buildTransitive/Wsss.targets", "buildTransitive/LibStdCxxCompat.cs",
                      })
             {
                 Assert.Contains(expected, entries, $"package entries: {string.Join(", ", entries)}");
             }
 
-            long nativeSize = zip.GetEntry("runtimes/linux-x64/native/libwsss_native.so")!.Length;
-            long builtSize = new FileInfo(Path.Combine(TestData.RepoRoot, "native", "build", "libwsss_native.so")).Length;
-            Assert.AreEqual(builtSize, nativeSize, "the packed native library is not the one built in native/build");
+            // The build step compiles the package's copy of the compatibility code: it must be the repository's.
+            using (var reader = new StreamReader(zip.GetEntry("buildTransitive/LibStdCxxCompat.cs")!.Open()))
+            {
+                Assert.AreEqual(File.ReadAllText(Path.Combine(TestData.RepoRoot, "Wsss", "Compat", "LibStdCxxCompat.cs")), reader.ReadToEnd());
+            }
+
+            // libtorch is the application's choice (a TorchSharp backend package), never bundled.
+            var bundled = entries.Where(e => e.Contains("libtorch", StringComparison.OrdinalIgnoreCase) || e.Contains("LibTorchSharp", StringComparison.Ordinal)
+                || e.EndsWith("c10.so", StringComparison.Ordinal) || (e.StartsWith("runtimes/", StringComparison.Ordinal) && e.EndsWith(".dll", StringComparison.Ordinal))).ToArray();
+            Assert.IsEmpty(bundled, string.Join(", ", bundled));
 
             ZipArchiveEntry nuspecEntry = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
             using Stream s = nuspecEntry.Open();
@@ -105,6 +125,11 @@ public sealed class PackageConsumptionTests
             Assert.AreEqual("git", repository.Attribute("type")?.Value);
             StringAssert.StartsWith(repository.Attribute("url")?.Value, "https://");
             Assert.IsFalse(string.IsNullOrWhiteSpace(Meta("description")));
+            var dependencies = metadata.Descendants().Where(e => e.Name.LocalName == "dependency")
+                .Select(e => (Id: e.Attribute("id")?.Value, Version: e.Attribute("version")?.Value)).ToArray();
+            CollectionAssert.Contains(dependencies, ("TorchSharp", "0.107.0"), "the managed TorchSharp package, exactly the version built against");
+            Assert.IsFalse(dependencies.Any(d => d.Id!.StartsWith("TorchSharp-", StringComparison.OrdinalIgnoreCase) || d.Id.StartsWith("libtorch", StringComparison.OrdinalIgnoreCase)),
+                "the backend is the application's choice: " + string.Join(", ", dependencies));
         }
 
         Assert.IsTrue(File.Exists(symbolsPath), $"no symbol package at {symbolsPath}");
@@ -113,56 +138,71 @@ public sealed class PackageConsumptionTests
     }
 
     [TestMethod]
-    public void Consumer_GetsNativeLibraryFromPackageAndRuns()
+    public void Consumer_TrainsAndPredicts_WithTorchSharpFromItsOwnOutput()
     {
         RequireSetup();
-        string copied = Path.Combine(consumerOutput!, "runtimes", "linux-x64", "native", "libwsss_native.so");
-        Assert.IsTrue(File.Exists(copied), $"NuGet did not copy the native asset into the consumer's output ({copied})");
-        string deps = File.ReadAllText(Path.Combine(consumerOutput!, "Consumer.deps.json"));
-        StringAssert.Contains(deps, "runtimes/linux-x64/native/libwsss_native.so", "the native asset is not a runtime target in deps.json");
-
         Assert.AreEqual(0, consumerRun!.ExitCode, "consumer program failed:\n" + consumerRun.Output);
+        StringAssert.Contains(consumerRun.Output, "libtorch: 2.10");
         StringAssert.Contains(consumerRun.Output, "tensor ops: ok");
         StringAssert.Contains(consumerRun.Output, "png round trip: ok");
         StringAssert.Contains(consumerRun.Output, "train and predict: ok");
-        // The program reports which file the dynamic linker mapped: it must be the package's copy.
+        // The program reports which libLibTorchSharp.so the loader mapped: the app's own copy, not the NuGet cache's.
+        string copied = Path.GetFullPath(Path.Combine(consumerOutput!, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"));
+        Assert.IsTrue(File.Exists(copied), $"the backend's native libraries are not in the consumer's output ({copied})");
         string loaded = consumerRun.Output.Split('\n').Single(l => l.StartsWith("native: ", StringComparison.Ordinal))["native: ".Length..].Trim();
-        Assert.AreEqual(Path.GetFullPath(copied), loaded);
+        Assert.AreEqual(copied, loaded);
     }
 
     [TestMethod]
-    public void Consumer_WithoutLibtorch_FailsWithMessageNamingTheDebianPackage()
+    public void Consumer_BuildStepPatchesItsCopyOnlyWhereNeeded_AndLeavesTheNuGetCacheAlone()
     {
         RequireSetup();
-        string? compiler = new[] { "cc", "gcc", "g++" }.FirstOrDefault(c => FindOnPath(c) is not null);
-        if (compiler is null)
+        const string version = "GLIBCXX_3.4.32";
+        string copied = Path.Combine(consumerOutput!, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        string cached = Path.Combine(UserPackageCache(), "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        Assert.IsTrue(File.Exists(cached), cached);
+        string? libstdcxx = Wsss.Compat.LibStdCxxCompat.FindLoadedLibStdCxx();
+        Assert.IsNotNull(libstdcxx);
+        bool systemHasIt = Wsss.Compat.ElfFile.Read(libstdcxx).DefinedVersions().Contains(version);
+        bool Weak(string path) => Wsss.Compat.ElfFile.Read(path).VersionNeeds().Single(n => n.Version == version).IsWeak;
+        Assert.IsFalse(Weak(cached), $"the NuGet cache's copy ({cached}) must never be modified");
+        Assert.AreEqual(!systemHasIt, Weak(copied), $"{libstdcxx} {(systemHasIt ? "defines" : "lacks")} {version}");
+        if (!systemHasIt)
         {
-            Assert.Inconclusive("no C compiler (cc/gcc) to build a stand-in library with a missing dependency");
+            StringAssert.Contains(consumerBuildOutput, $"marked {version} weak", "the build says what it did");
         }
+    }
 
-        // A copy of the consumer whose libwsss_native.so needs a library that does not exist: what a
-        // machine without libtorch sees (libtorch cannot be hidden here because it is installed system-wide).
+    [TestMethod]
+    public void Consumer_WithoutTheBackendsNativeLibraries_FailsWithMessageNamingTheBackendPackages()
+    {
+        RequireSetup();
+        // A copy of the consumer without libtorch (what an app that references Wsss but no TorchSharp backend gets:
+        // TorchSharp's own libLibTorchSharp.so without the libtorch it links).
         string broken = Path.Combine(work!.Path, "broken");
         CopyDirectory(consumerOutput!, broken);
         string native = Path.Combine(broken, "runtimes", "linux-x64", "native");
-        string depSource = Path.Combine(work.Path, "dep.c");
-        string stubSource = Path.Combine(work.Path, "stub.c");
-        File.WriteAllText(depSource, "int wsss_absent(void) { return 1; }\n");
-        File.WriteAllText(stubSource, "int wsss_absent(void);\nint wsss_stub(void) { return wsss_absent(); }\n");
-        ProcessResult dep = Run(work.Path, compiler!, ["-shared", "-fPIC", "-o", Path.Combine(work.Path, "libwsss_absent_dep.so"), depSource]);
-        Assert.AreEqual(0, dep.ExitCode, dep.Output);
-        // --no-as-needed: some toolchains drop a dependency whose symbols look unused.
-        ProcessResult stub = Run(work.Path, compiler!,
-            ["-shared", "-fPIC", "-o", Path.Combine(native, "libwsss_native.so"), stubSource, "-Wl,--no-as-needed", "-L" + work.Path, "-lwsss_absent_dep"]);
-        Assert.AreEqual(0, stub.ExitCode, stub.Output);
-        File.Delete(Path.Combine(work.Path, "libwsss_absent_dep.so"));
+        int removed = 0;
+        foreach (string file in Directory.EnumerateFiles(native))
+        {
+            string name = Path.GetFileName(file);
+            if (name.StartsWith("libtorch", StringComparison.Ordinal) || name.StartsWith("libc10", StringComparison.Ordinal))
+            {
+                File.Delete(file);
+                removed++;
+            }
+        }
 
+        Assert.IsTrue(removed > 0, $"no libtorch files found in {native}");
         ProcessResult run = Run(broken, "dotnet", [Path.Combine(broken, "Consumer.dll")]);
 
-        Assert.AreNotEqual(0, run.ExitCode, "the program ran although its native library cannot load:\n" + run.Output);
-        StringAssert.Contains(run.Output, "DllNotFoundException");
-        StringAssert.Contains(run.Output, "libwsss_absent_dep.so", "the message should carry the loader's reason");
-        StringAssert.Contains(run.Output, "apt-get install libtorch-dev", "the message should name the Debian package to install");
+        Assert.AreNotEqual(0, run.ExitCode, "the program ran although libtorch is missing:\n" + run.Output);
+        StringAssert.Contains(run.Output, "InvalidOperationException");
+        StringAssert.Contains(run.Output, "must reference a TorchSharp backend package", "Wsss's own message (TorchEngine.EnsureLoaded), not only TorchSharp's");
+        foreach (string package in new[] { "TorchSharp-cpu", "TorchSharp-cuda-linux", "TorchSharp-cuda-windows" })
+        {
+            StringAssert.Contains(run.Output, package, "the message should name the backend packages to reference");
+        }
     }
 
     private static void RequireSetup()
@@ -187,11 +227,14 @@ public sealed class PackageConsumptionTests
 
     private static void WriteConsumer(string app, string feed, string version)
     {
-        // The local feed serves Wsss only (source mapping), the default source anything else, so the
-        // restore works offline as long as nothing but Wsss is needed.
+        // The local feed serves Wsss only (source mapping), the default source anything else; this machine's NuGet
+        // cache is a fallback folder (read-only, used in place), so TorchSharp and libtorch are not downloaded again.
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
+              <fallbackPackageFolders>
+                <add key="machine-cache" value="{UserPackageCache()}" />
+              </fallbackPackageFolders>
               <packageSources>
                 <clear />
                 <add key="wsss-local" value="{feed}" />
@@ -213,6 +256,7 @@ public sealed class PackageConsumptionTests
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="Wsss" Version="[{version}]" />
+                <PackageReference Include="TorchSharp-cpu" Version="0.107.0" />
               </ItemGroup>
             </Project>
             """);
@@ -220,28 +264,30 @@ public sealed class PackageConsumptionTests
     }
 
     // Tensor arithmetic checked against the same arithmetic in C#, a PNG encode/decode round trip, a tiny
-    // train/save/load/predict, and the path of the native library the process actually mapped.
+    // train/save/load/predict, and the path of TorchSharp's native library that the process actually mapped.
     private const string ConsumerProgram = """
+        using TorchSharp;
         using Wsss.Data;
+        using Wsss.Engine;
         using Wsss.Imaging;
         using Wsss.Inference;
         using Wsss.Model;
-        using Wsss.Torch;
         using Wsss.Training;
-        using TorchOps = Wsss.Torch.Torch;
 
         try
         {
+            TorchEngine.EnsureLoaded();
+            Console.WriteLine("libtorch: " + torch.__version__);
             var rng = new Random(7);
             float[] a = Enumerable.Range(0, 12).Select(_ => (float)rng.NextDouble()).ToArray();
             float[] b = Enumerable.Range(0, 12).Select(_ => (float)rng.NextDouble()).ToArray();
-            using Tensor ta = TorchOps.FromArray(a, 3, 4);
-            using Tensor tb = TorchOps.FromArray(b, 3, 4);
-            using Tensor tc = ta * tb + 1.0;
-            float[] c = tc.ToArray<float>();
-            for (int i = 0; i < c.Length; i++)
+            using (torch.NewDisposeScope())
             {
-                if (Math.Abs(c[i] - (a[i] * b[i] + 1f)) > 1e-5f) throw new Exception($"tensor element {i}: {c[i]}");
+                float[] c = ((torch.tensor(a, [3, 4]) * torch.tensor(b, [3, 4])) + 1.0).contiguous().data<float>().ToArray();
+                for (int i = 0; i < c.Length; i++)
+                {
+                    if (Math.Abs(c[i] - (a[i] * b[i] + 1f)) > 1e-5f) throw new Exception($"tensor element {i}: {c[i]}");
+                }
             }
             Console.WriteLine("tensor ops: ok");
 
@@ -272,7 +318,7 @@ public sealed class PackageConsumptionTests
             Console.WriteLine("train and predict: ok");
 
             string mapped = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                .Where(f => f.Length >= 6 && f[5].EndsWith("/libwsss_native.so")).Select(f => f[5]).First();
+                .Where(f => f.Length >= 6 && f[5].EndsWith("/libLibTorchSharp.so")).Select(f => f[5]).First();
             Console.WriteLine("native: " + mapped);
             return 0;
         }
@@ -287,6 +333,12 @@ public sealed class PackageConsumptionTests
             public void Report(TrainingProgress value) => onReport();
         }
         """;
+
+    /// <summary>This machine's NuGet global packages folder (NUGET_PACKAGES or ~/.nuget/packages), where the solution's restore put TorchSharp.</summary>
+    private static string UserPackageCache() =>
+        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } packages
+            ? Path.GetFullPath(packages)
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
 
     private static ProcessResult Dotnet(string workingDirectory, params string[] args) => Run(workingDirectory, "dotnet", args);
 
@@ -338,10 +390,6 @@ public sealed class PackageConsumptionTests
             return new ProcessResult(process.ExitCode, output.ToString());
         }
     }
-
-    private static string? FindOnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 
     private static void CopyDirectory(string from, string to)
     {
