@@ -55,9 +55,8 @@ internal static class NativeLibraryLoader
         if (lastError is not null)
         {
             throw new DllNotFoundException(
-                $"{FileName} was found but could not be loaded: {lastError}. Its dependencies are libtorch and OpenCV: " +
-                "on Debian/Ubuntu install them with 'sudo apt-get install libtorch-dev libopencv-dev libopenblas0-pthread' " +
-                "(for a CUDA build see the README, section 'CUDA').");
+                $"{FileName} was found but could not be loaded: {lastError}. It no longer links libtorch (TorchSharp brings its own); " +
+                "its dependency is OpenCV: on Debian/Ubuntu install it with 'sudo apt-get install libopencv-dev'.");
         }
 
         throw new DllNotFoundException(
