@@ -70,6 +70,8 @@ public sealed class ModuleStateDictTests
             }
         }
 
+        // As sets: TorchSharp lists all parameters before all buffers (PyTorch, and the old engine, went module by
+        // module); files and weight maps are keyed by name, so the order does not matter.
         using var features = new MobileNetV1(0.5);
         CollectionAssert.AreEquivalent(Expected(false).ToArray(), features.state_dict().Keys.ToArray());
         using var classifier = new MobileNetV1(0.25, outputStride: 32, classes: 10);
@@ -177,6 +179,11 @@ public sealed class ModuleStateDictTests
         using var scope = NewDisposeScope();
         using var net = new RrmNetwork(new MobileNetV1(0.25, classes: 5), 2);
         var state = net.state_dict();
+        foreach (string key in new[] { "backbone.conv1.weight", "backbone.conv_dw_1_bn.running_var", "backbone.conv_pw_13_bn.num_batches_tracked", "backbone.conv_preds.bias", "classifier.weight", "segmentation.conv1.bias" })
+        {
+            Assert.IsTrue(state.ContainsKey(key), key);
+        }
+
         var parameters = net.named_parameters().Select(p => p.name).ToArray();
         var buffers = net.named_buffers().Select(b => b.name).ToArray();
         CollectionAssert.AreEquivalent(parameters.Concat(buffers).ToArray(), state.Keys.ToArray());
