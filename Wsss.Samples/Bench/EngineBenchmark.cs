@@ -116,7 +116,8 @@ internal static class EngineBenchmark
             return null;
         }
 
-        var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Debian's python3-torch lives under /usr/bin/python3; another python3 on the PATH may lack torch.
+        var psi = new ProcessStartInfo(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in new[] { script, "--threads", threads.ToString(CultureInfo.InvariantCulture), "--rounds", rounds.ToString(CultureInfo.InvariantCulture) })
         {
             psi.ArgumentList.Add(a);

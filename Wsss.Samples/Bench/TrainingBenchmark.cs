@@ -379,7 +379,20 @@ internal static class TrainingBenchmark
             psi.ArgumentList.Add(a);
         }
 
+        // The same glibc allocator settings on both sides: ConfigureAllocator's mallopt values reach the Python
+        // process through glibc's own environment tunables (read at its start).
+        if (o.Allocator == "mallopt")
+        {
+            psi.Environment["MALLOC_MMAP_THRESHOLD_"] = TorchEngine.DefaultMmapThreshold.ToString(CultureInfo.InvariantCulture);
+            psi.Environment["MALLOC_TRIM_THRESHOLD_"] = TorchEngine.DefaultTrimThreshold.ToString(CultureInfo.InvariantCulture);
+            psi.Environment["MALLOC_TOP_PAD_"] = TorchEngine.DefaultTopPad.ToString(CultureInfo.InvariantCulture);
+        }
+
+        psi.Environment["OMP_WAIT_POLICY"] = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE";
         Console.WriteLine($"Running {python} {string.Join(' ', psi.ArgumentList)} ...");
+        Console.WriteLine(o.Allocator == "mallopt"
+            ? $"Allocator, both processes: glibc mmap threshold {TorchEngine.DefaultMmapThreshold >> 20} MiB, trim threshold {TorchEngine.DefaultTrimThreshold >> 20} MiB, top pad {TorchEngine.DefaultTopPad >> 20} MiB (Wsss: mallopt; PyTorch: MALLOC_*_ environment); OMP_WAIT_POLICY=" + psi.Environment["OMP_WAIT_POLICY"]
+            : "Allocator, both processes: glibc defaults; OMP_WAIT_POLICY=" + psi.Environment["OMP_WAIT_POLICY"]);
         try
         {
             using var process = Process.Start(psi)!;
