@@ -105,6 +105,12 @@ public sealed class PackageConsumptionTests
             Assert.AreEqual("git", repository.Attribute("type")?.Value);
             StringAssert.StartsWith(repository.Attribute("url")?.Value, "https://");
             Assert.IsFalse(string.IsNullOrWhiteSpace(Meta("description")));
+
+            // Images go through SkiaSharp: the pinned version and the Linux native assets that need no system library.
+            var dependencies = metadata.Descendants().Where(e => e.Name.LocalName == "dependency")
+                .ToDictionary(e => e.Attribute("id")!.Value, e => e.Attribute("version")!.Value, StringComparer.OrdinalIgnoreCase);
+            Assert.AreEqual("2.88.9", dependencies.GetValueOrDefault("SkiaSharp"), $"dependencies: {string.Join(", ", dependencies)}");
+            Assert.AreEqual("2.88.9", dependencies.GetValueOrDefault("SkiaSharp.NativeAssets.Linux.NoDependencies"), $"dependencies: {string.Join(", ", dependencies)}");
         }
 
         Assert.IsTrue(File.Exists(symbolsPath), $"no symbol package at {symbolsPath}");
@@ -120,6 +126,7 @@ public sealed class PackageConsumptionTests
         Assert.IsTrue(File.Exists(copied), $"NuGet did not copy the native asset into the consumer's output ({copied})");
         string deps = File.ReadAllText(Path.Combine(consumerOutput!, "Consumer.deps.json"));
         StringAssert.Contains(deps, "runtimes/linux-x64/native/libwsss_native.so", "the native asset is not a runtime target in deps.json");
+        Assert.IsTrue(File.Exists(Path.Combine(consumerOutput!, "runtimes", "linux-x64", "native", "libSkiaSharp.so")), "SkiaSharp's native library did not reach the consumer's output");
 
         Assert.AreEqual(0, consumerRun!.ExitCode, "consumer program failed:\n" + consumerRun.Output);
         StringAssert.Contains(consumerRun.Output, "tensor ops: ok");
@@ -187,8 +194,8 @@ public sealed class PackageConsumptionTests
 
     private static void WriteConsumer(string app, string feed, string version)
     {
-        // The local feed serves Wsss only (source mapping), the default source anything else, so the
-        // restore works offline as long as nothing but Wsss is needed.
+        // The local feed serves Wsss only (source mapping), the default source anything else (SkiaSharp
+        // and its native assets, which Wsss depends on).
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
@@ -219,7 +226,7 @@ public sealed class PackageConsumptionTests
         File.WriteAllText(Path.Combine(app, "Program.cs"), ConsumerProgram);
     }
 
-    // Tensor arithmetic checked against the same arithmetic in C#, a PNG encode/decode round trip, a tiny
+    // Tensor arithmetic checked against the same arithmetic in C#, a PNG encode/decode round trip (SkiaSharp), a tiny
     // train/save/load/predict, and the path of the native library the process actually mapped.
     private const string ConsumerProgram = """
         using Wsss.Data;
