@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 CONFIGURATION="${WSSS_CONFIGURATION:-Release}"
-DEBIAN_PACKAGES=(libtorch-dev libopencv-dev libopenblas0-pthread cmake g++ make)
+DEBIAN_PACKAGES=(libtorch-dev libopenblas0-pthread cmake g++ make)
 
 log() { printf '[wsss] %s\n' "$*" >&2; }
 

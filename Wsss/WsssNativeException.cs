@@ -1,7 +1,7 @@
 namespace Wsss;
 
 /// <summary>
-/// An error reported by the native engine (libtorch or OpenCV). The message is the native one,
+/// An error reported by the native engine (libtorch, or the CRF and seeds code). The message is the native one,
 /// without the C++ backtrace; the process and every other tensor stay usable.
 /// </summary>
 public sealed class WsssNativeException : Exception

@@ -55,8 +55,8 @@ internal static class NativeLibraryLoader
         if (lastError is not null)
         {
             throw new DllNotFoundException(
-                $"{FileName} was found but could not be loaded: {lastError}. Its dependencies are libtorch and OpenCV: " +
-                "on Debian/Ubuntu install them with 'sudo apt-get install libtorch-dev libopencv-dev libopenblas0-pthread' " +
+                $"{FileName} was found but could not be loaded: {lastError}. Its dependency is libtorch: " +
+                "on Debian/Ubuntu install it with 'sudo apt-get install libtorch-dev libopenblas0-pthread' " +
                 "(for a CUDA build see the README, section 'CUDA').");
         }
 

@@ -5,7 +5,7 @@ namespace Wsss.Interop;
 
 /// <summary>
 /// Every P/Invoke of the project lives in this partial class (one file per native domain:
-/// NativeMethods.Tensor.cs, NativeMethods.Image.cs, NativeMethods.Seeds.cs ...). Nothing outside
+/// NativeMethods.Tensor.cs, NativeMethods.Seeds.cs ...). Nothing outside
 /// Wsss/Interop and the SafeHandle types sees a pointer.
 /// </summary>
 internal static unsafe partial class NativeMethods
@@ -13,7 +13,7 @@ internal static unsafe partial class NativeMethods
     internal const string Library = "wsss_native";
 
     /// <summary>Must equal WSSS_ABI_VERSION in native/include/wsss_native.h.</summary>
-    internal const int AbiVersion = 1;
+    internal const int AbiVersion = 2;
 
     static NativeMethods()
     {

@@ -1,5 +1,5 @@
 /*
- * wsss_native: the flat C ABI of Wsss.MLNet over libtorch and OpenCV.
+ * wsss_native: the flat C ABI of Wsss.MLNet over libtorch, plus the dense CRF and reliable seeds.
  *
  * Conventions (the C# binding in Wsss/Interop relies on them):
  *  - every function returns int32_t status: WSSS_OK (0) or WSSS_ERROR (1); on error the message is
@@ -23,7 +23,7 @@ extern "C" {
 #define WSSS_OK 0
 #define WSSS_ERROR 1
 /* Bumped whenever an exported signature changes. */
-#define WSSS_ABI_VERSION 1
+#define WSSS_ABI_VERSION 2
 
 /* Message of the last failure on this thread (UTF-8, valid until the next failure on this thread). */
 const char* wsss_last_error(void);
@@ -35,7 +35,6 @@ int32_t wsss_abi_version(void);
 #endif
 
 #include "wsss_tensor.h"
-#include "wsss_image.h"
 #include "wsss_seeds.h"
 
 #endif

@@ -1,5 +1,4 @@
 #include <c10/util/Exception.h>
-#include <opencv2/core.hpp>
 
 #include "common.h"
 
@@ -19,8 +18,6 @@ void set_last_error_from_current_exception() {
     } catch (const c10::Error& e) {
         // what_without_backtrace(): users want libtorch's message, not its C++ stack.
         set_last_error(e.what_without_backtrace());
-    } catch (const cv::Exception& e) {
-        set_last_error("OpenCV: " + e.msg);
     } catch (const std::bad_alloc&) {
         set_last_error("out of memory");
     } catch (const std::exception& e) {
