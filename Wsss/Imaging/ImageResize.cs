@@ -301,9 +301,30 @@ public static class ImageResize
     private static void AreaInteger(ReadOnlySpan<byte> source, Plane src, Span<byte> destination, Plane dst, int scaleX, int scaleY)
     {
         int cn = src.Channels;
+        if (scaleX == 2 && scaleY == 2)
+        {
+            // The common case (halving; also bilinear halving) gets its own loop: four loads per value.
+            for (int dy = 0; dy < dst.Height; dy++)
+            {
+                ReadOnlySpan<byte> r0 = source.Slice(2 * dy * src.RowLength, src.RowLength);
+                ReadOnlySpan<byte> r1 = source.Slice(((2 * dy) + 1) * src.RowLength, src.RowLength);
+                Span<byte> d = destination.Slice(dy * dst.RowLength, dst.RowLength);
+                for (int dx = 0, di = 0; dx < dst.Width; dx++)
+                {
+                    int si = dx * 2 * cn;
+                    for (int c = 0; c < cn; c++, si++, di++)
+                    {
+                        // OpenCV's 2x2 code rounds halves up; its code for other factors rounds them to even.
+                        d[di] = (byte)((r0[si] + r0[si + cn] + r1[si] + r1[si + cn] + 2) >> 2);
+                    }
+                }
+            }
+
+            return;
+        }
+
         int area = scaleX * scaleY;
         float inverseArea = 1f / area;
-        bool twoByTwo = scaleX == 2 && scaleY == 2;
         for (int dy = 0; dy < dst.Height; dy++)
         {
             int sy0 = dy * scaleY;
@@ -323,8 +344,7 @@ public static class ImageResize
                         }
                     }
 
-                    // OpenCV's 2x2 code rounds halves up; its code for other factors rounds them to even.
-                    d[(dx * cn) + c] = twoByTwo ? (byte)((sum + 2) >> 2) : RoundToByte(sum * inverseArea);
+                    d[(dx * cn) + c] = RoundToByte(sum * inverseArea);
                 }
             }
         }
