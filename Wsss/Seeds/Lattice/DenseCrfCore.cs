@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Wsss.Seeds.Lattice;
@@ -206,6 +207,7 @@ internal sealed unsafe class DenseCrfCore
         team.Run(phaseParts, threads, copyPart);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WeightsPart(int part)
     {
         Kernel k = phaseKernel!;
@@ -228,6 +230,7 @@ internal sealed unsafe class DenseCrfCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void UnaryPart(int part)
     {
         float* probs = phasePointer;
@@ -252,6 +255,7 @@ internal sealed unsafe class DenseCrfCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void InitialSoftmaxPart(int part)
     {
         float* nu = negUnary.Pointer;
@@ -317,9 +321,13 @@ internal sealed unsafe class DenseCrfCore
 
     // Energies per point: -U plus each kernel's message, then Q = softmax right away (the C++ slices
     // blocks of 64 points into a scratch block first; per point the sums and their order are the same).
+    // Fields are copied into locals: stores through the pointers could alias them, so the JIT would
+    // reload them for every point.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SlicePart(int part)
     {
-        float* row = rows.Pointer + ((long)part * cp);
+        int rowLength = cp;
+        float* row = rows.Pointer + ((long)part * rowLength);
         float* nu = negUnary.Pointer;
         float* qq = q.Pointer;
         Vector128<float> last = phaseLast;
@@ -331,23 +339,45 @@ internal sealed unsafe class DenseCrfCore
         float* w0 = k0 != null ? k0.SliceWeight.Pointer : null, w1 = k1 != null ? k1.SliceWeight.Pointer : null;
         float* v0 = k0 != null ? k0.Lattice.Blurred : null, v1 = k1 != null ? k1.Lattice.Blurred : null;
         (long p0, long p1) = WorkerTeam.Range(n, part, phaseParts);
+        if (rowLength == 4)
+        {
+            // 1 to 4 labels: the row stays in a register from the unary to Q.
+            for (long p = p0; p < p1; p++)
+            {
+                Vector128<float> e = Vector128.Load(nu + (p * 4));
+                if (count > 0)
+                {
+                    e += LatticeKernels.Slice4(off0 + (p * d10), w0 + (p * d10), d10, v0);
+                    if (count > 1)
+                    {
+                        e += LatticeKernels.Slice4(off1 + (p * d11), w1 + (p * d11), d11, v1);
+                    }
+                }
+
+                Vector128.Store(LatticeKernels.Softmax4(e, last), qq + (p * 4));
+            }
+
+            return;
+        }
+
         for (long p = p0; p < p1; p++)
         {
-            float* energy = nu + (p * cp);
+            float* energy = nu + (p * rowLength);
             if (count > 0)
             {
-                LatticeKernels.Slice(off0 + (p * d10), w0 + (p * d10), d10, 1f, v0, cp, row, energy);
+                LatticeKernels.Slice(off0 + (p * d10), w0 + (p * d10), d10, 1f, v0, rowLength, row, energy);
                 energy = row;
                 if (count > 1)
                 {
-                    LatticeKernels.Slice(off1 + (p * d11), w1 + (p * d11), d11, 1f, v1, cp, row, row);
+                    LatticeKernels.Slice(off1 + (p * d11), w1 + (p * d11), d11, 1f, v1, rowLength, row, row);
                 }
             }
 
-            LatticeKernels.Softmax(energy, cp, last, qq + (p * cp));
+            LatticeKernels.Softmax(energy, rowLength, last, qq + (p * rowLength));
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void CopyPart(int part)
     {
         float* output = phasePointer;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -237,6 +238,7 @@ internal sealed unsafe class LatticeCore
     /// Worker <paramref name="worker"/>'s share of a splat of n x cp interleaved values into its own
     /// buffer, weighted per point and vertex slot (null: the barycentric weights).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SplatPart(float* input, int cp, float* weight, int worker, int workers)
     {
         float* w = weight != null ? weight : bary.Pointer;
@@ -245,6 +247,16 @@ internal sealed unsafe class LatticeCore
         NativeMemory.Clear(values, (nuint)(m * cp) * sizeof(float));
         int* off = offsets.Pointer;
         (long p0, long p1) = WorkerTeam.Range(n, worker, workers);
+        if (cp == 4)
+        {
+            for (long p = p0; p < p1; p++)
+            {
+                LatticeKernels.Scatter4(off + (p * d1), w + (p * d1), d1, Vector128.Load(input + (p * 4)), values);
+            }
+
+            return;
+        }
+
         for (long p = p0; p < p1; p++)
         {
             LatticeKernels.Scatter(off + (p * d1), w + (p * d1), d1, input + (p * cp), cp, values);
@@ -252,6 +264,7 @@ internal sealed unsafe class LatticeCore
     }
 
     /// <summary>Sums the splat buffers of workers 1.. into worker 0's, for vertices [v0, v1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ReduceRange(int workers, int cp, long v0, long v1)
     {
         float* dst = valuesA.Pointer + (v0 * cp);
@@ -331,6 +344,10 @@ internal sealed unsafe class LatticeCore
 
     private static int FieldShift(int i) => FieldBits * (i % 3);
 
+    // (int)x as the C++ gets it from cvttss2si: NaN and out-of-range values give int.MinValue (where
+    // .NET saturates), so that they trip the overflow check as they do there.
+    private static int TruncateLikeX86(float x) => x >= -2147483648f && x < 2147483648f ? (int)x : int.MinValue;
+
     private static ulong Hash(ulong a, ulong b)
     {
         unchecked
@@ -343,6 +360,7 @@ internal sealed unsafe class LatticeCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddInto(float* dst, float* src, long count)
     {
         long i = 0;
@@ -398,6 +416,7 @@ internal sealed unsafe class LatticeCore
     // Phase 1 of the build, per point: elevate onto the hyperplane, find the enclosing simplex, its
     // d+1 vertex keys and the barycentric weights. The arithmetic (float/double mix, tie rules) is
     // densecrf's, so that points land in the same simplices as in the reference.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ElevatePart(int part)
     {
         int dim = d, d1 = d + 1;
@@ -424,7 +443,18 @@ internal sealed unsafe class LatticeCore
         float downFactor = 1.0f / d1;
         float upFactor = d1;
         (long p0, long p1) = WorkerTeam.Range(n, part, phaseParts);
-        for (long k = p0; k < p1; k++)
+        long k = p0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float>* block = stackalloc Vector256<float>[(4 * (MaxDim + 1)) + 1];
+            ulong* blockKeys = stackalloc ulong[2 * 8 * (MaxDim + 1)];
+            for (; k + 8 <= p1; k += 8)
+            {
+                overflowed |= ElevateBlock(k, sf, block, blockKeys);
+            }
+        }
+
+        for (; k < p1; k++)
         {
             float* f = features + (k * dim);
             float sm = 0;
@@ -443,7 +473,7 @@ internal sealed unsafe class LatticeCore
                 float v = downFactor * elevated[i];
                 float up = MathF.Ceiling(v) * upFactor;
                 float down = MathF.Floor(v) * upFactor;
-                int rd2 = up - elevated[i] < elevated[i] - down ? (int)up : (int)down;
+                int rd2 = TruncateLikeX86(up - elevated[i] < elevated[i] - down ? up : down);
                 rem0[i] = rd2;
 
                 // The C++ accumulates into an int through float (int += float): the same truncation.
@@ -532,8 +562,153 @@ internal sealed unsafe class LatticeCore
         }
     }
 
+    /// <summary>
+    /// The elevation of points k..k+7 at once, one point per lane: the scalar loop's operations lane by
+    /// lane (its comparisons and selections become masks), so the keys and weights are the same bits.
+    /// Returns whether a key overflowed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool ElevateBlock(long k, float* sf, Vector256<float>* scratch, ulong* blockKeys)
+    {
+        int dim = d, d1 = d + 1;
+        Vector256<float>* el = scratch;
+        Vector256<float>* rem = scratch + (MaxDim + 1);
+        Vector256<int>* rank = (Vector256<int>*)(scratch + (2 * (MaxDim + 1)));
+        Vector256<float>* bc = scratch + (3 * (MaxDim + 1));
+        float* f = phaseIn + (k * dim);
+        Vector256<float> downFactor = Vector256.Create(1.0f / d1);
+        Vector256<float> upFactor = Vector256.Create((float)d1);
+
+        Vector256<float> sm = Vector256<float>.Zero;
+        for (int j = dim; j > 0; j--)
+        {
+            int c = j - 1;
+            Vector256<float> feature = Vector256.Create(
+                f[c], f[dim + c], f[(2 * dim) + c], f[(3 * dim) + c], f[(4 * dim) + c], f[(5 * dim) + c], f[(6 * dim) + c], f[(7 * dim) + c]);
+            Vector256<float> cf = feature * Vector256.Create(sf[c]);
+            el[j] = sm - (Vector256.Create((float)j) * cf);
+            sm += cf;
+        }
+
+        el[0] = sm;
+        Vector256<int> sum = Vector256<int>.Zero;
+        for (int i = 0; i <= dim; i++)
+        {
+            Vector256<float> v = downFactor * el[i];
+            Vector256<float> up = Vector256.Ceiling(v) * upFactor;
+            Vector256<float> down = Vector256.Floor(v) * upFactor;
+            Vector256<float> nearer = Vector256.ConditionalSelect(Vector256.LessThan(up - el[i], el[i] - down), up, down);
+            rem[i] = nearer;
+            sum = Vector256.ConvertToInt32Native(Vector256.ConvertToSingle(sum) + (nearer * downFactor));
+        }
+
+        for (int i = 0; i <= dim; i++)
+        {
+            rank[i] = Vector256<int>.Zero;
+        }
+
+        for (int i = 0; i < dim; i++)
+        {
+            Vector256<float> di = el[i] - rem[i];
+            for (int j = i + 1; j <= dim; j++)
+            {
+                Vector256<int> less = Vector256.LessThan(di, el[j] - rem[j]).AsInt32();
+                rank[i] -= less;
+                rank[j] += less + Vector256<int>.One;
+            }
+        }
+
+        Vector256<int> width = Vector256.Create(d1);
+        Vector256<int> top = Vector256.Create(dim);
+        for (int i = 0; i <= dim; i++)
+        {
+            Vector256<int> r = rank[i] + sum;
+            Vector256<int> shift = (Vector256.LessThan(r, Vector256<int>.Zero) & width) - (Vector256.GreaterThan(r, top) & width);
+            rank[i] = r + shift;
+            rem[i] += Vector256.ConvertToSingle(shift);
+        }
+
+        for (int t = 0; t <= dim + 1; t++)
+        {
+            bc[t] = Vector256<float>.Zero;
+        }
+
+        for (int i = 0; i <= dim; i++)
+        {
+            Vector256<float> v = (el[i] - rem[i]) * downFactor;
+            Vector256<int> slot = top - rank[i];
+            for (int t = 0; t <= dim + 1; t++)
+            {
+                Vector256<int> target = Vector256.Create(t);
+                bc[t] += v & Vector256.Equals(slot, target).AsSingle();
+                bc[t] -= v & Vector256.Equals(slot + Vector256<int>.One, target).AsSingle();
+            }
+        }
+
+        // densecrf adds in double here; kept for identical weights.
+        Vector256<double> one = Vector256.Create(1.0);
+        bc[0] = Vector256.Narrow(
+            Vector256.WidenLower(bc[0]) + (one + Vector256.WidenLower(bc[dim + 1])),
+            Vector256.WidenUpper(bc[0]) + (one + Vector256.WidenUpper(bc[dim + 1])));
+
+        // Keys: remainder r's coordinate i is rem0[i] + canonical[r][rank[i]], which is rem0[i] + r, less
+        // d + 1 where rank[i] > d - r.
+        Vector256<int> bad = Vector256<int>.Zero;
+        Vector256<int> fieldMask = Vector256.Create((int)FieldMask);
+        Vector256<int> bias = Vector256.Create((int)FieldBias);
+        Vector256<int> low = Vector256.Create((int)-FieldLimit);
+        Vector256<int> high = Vector256.Create((int)FieldLimit);
+        for (int r = 0; r <= dim; r++)
+        {
+            Vector256<ulong> k0Low = Vector256<ulong>.Zero, k0High = Vector256<ulong>.Zero;
+            Vector256<ulong> k1Low = Vector256<ulong>.Zero, k1High = Vector256<ulong>.Zero;
+            Vector256<int> limit = Vector256.Create(dim - r);
+            for (int i = 0; i < dim; i++)
+            {
+                Vector256<int> key = Vector256.ConvertToInt32Native(rem[i]) + Vector256.Create(r) -
+                    (Vector256.GreaterThan(rank[i], limit) & width);
+                bad |= Vector256.LessThanOrEqual(key, low) | Vector256.GreaterThanOrEqual(key, high);
+                Vector256<uint> field = ((key + bias) & fieldMask).AsUInt32();
+                int shift = FieldShift(i);
+                if (i < 3)
+                {
+                    k0Low |= Vector256.WidenLower(field) << shift;
+                    k0High |= Vector256.WidenUpper(field) << shift;
+                }
+                else
+                {
+                    k1Low |= Vector256.WidenLower(field) << shift;
+                    k1High |= Vector256.WidenUpper(field) << shift;
+                }
+            }
+
+            ulong* words = blockKeys + (r * 16);
+            Vector256.Store(k0Low, words);
+            Vector256.Store(k0High, words + 4);
+            Vector256.Store(k1Low, words + 8);
+            Vector256.Store(k1High, words + 12);
+        }
+
+        ulong* pkeys = pointKeys.Pointer;
+        float* baryOut = bary.Pointer;
+        for (int lane = 0; lane < 8; lane++)
+        {
+            long e0 = (k + lane) * d1;
+            for (int r = 0; r <= dim; r++)
+            {
+                pkeys[2 * (e0 + r)] = blockKeys[(r * 16) + lane];
+                pkeys[(2 * (e0 + r)) + 1] = blockKeys[(r * 16) + 8 + lane];
+                baryOut[e0 + r] = ((float*)(bc + r))[lane];
+            }
+        }
+
+        // Out-of-range conversions give int.MinValue, which fails the check too.
+        return bad != Vector256<int>.Zero;
+    }
+
     // Phase 2, serial: vertex numbers in order of first appearance. Neighbouring points mostly share
     // vertices: a one-entry cache per vertex slot skips most hash probes.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void InsertAll()
     {
         int d1 = d + 1;
@@ -570,6 +745,7 @@ internal sealed unsafe class LatticeCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Insert(ulong k0, ulong k1)
     {
         ulong mask = (1UL << tableBits) - 1;
@@ -612,6 +788,7 @@ internal sealed unsafe class LatticeCore
         return added;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Rehash(int bits)
     {
         tableBits = bits;
@@ -631,6 +808,7 @@ internal sealed unsafe class LatticeCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Find(ulong k0, ulong k1)
     {
         ulong mask = (1UL << tableBits) - 1;
@@ -656,6 +834,7 @@ internal sealed unsafe class LatticeCore
 
     // Phase 3: the two neighbours of every vertex along each lattice direction (missing ones point at
     // the zero row m).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void NeighbourPart(int part)
     {
         int dim = d, d1 = d + 1;
@@ -693,6 +872,7 @@ internal sealed unsafe class LatticeCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SplatPlanarPart(int worker)
     {
         int cp = phaseCp, channels = phaseChannels, d1 = d + 1;
@@ -732,6 +912,7 @@ internal sealed unsafe class LatticeCore
         BlurPassRange(phasePass, phaseCp, v0, v1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SlicePlanarPart(int part)
     {
         int cp = phaseCp, channels = phaseChannels, d1 = d + 1;
@@ -753,6 +934,7 @@ internal sealed unsafe class LatticeCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void OnesSplatPart(int worker)
     {
         int d1 = d + 1;
@@ -767,6 +949,7 @@ internal sealed unsafe class LatticeCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void OnesBlurPart(int part)
     {
         int j = phasePass;
@@ -780,6 +963,7 @@ internal sealed unsafe class LatticeCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void OnesSlicePart(int part)
     {
         int d1 = d + 1;

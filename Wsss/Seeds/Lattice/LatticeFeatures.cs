@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Wsss.Seeds.Lattice;
 
 /// <summary>The feature vectors the reference implementations filter over.</summary>
@@ -7,6 +8,7 @@ internal static unsafe class LatticeFeatures
     /// Bilateral features (x/sxy, y/sxy, r/srgb, g/srgb, b/srgb) of an 8-bit RGB image (h x w x 3),
     /// x being the column, into n x 5 floats.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Bilateral(byte* rgbHwc, int height, int width, float sxy, float srgb, float* output)
     {
         for (int y = 0; y < height; y++)
@@ -29,6 +31,7 @@ internal static unsafe class LatticeFeatures
     }
 
     /// <summary>Position features (x/sxy, y/sxy) into n x 2 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Position(int height, int width, float sxy, float* output)
     {
         for (int y = 0; y < height; y++)

@@ -108,6 +108,7 @@ internal static unsafe class LatticeKernels
     }
 
     /// <summary>One blur pass over vertices [v0, v1): dst[v] = src[v] + 0.5 (src[a] + src[b]) with a, b its neighbours.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Blur(float* src, float* dst, int* nb, int cp, long v0, long v1)
     {
         if (cp == 4)
@@ -159,6 +160,42 @@ internal static unsafe class LatticeKernels
         }
     }
 
+    /// <summary>Scatter for rows of 4 (1 to 4 labels): one register per point.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scatter4(int* o, float* w, int d1, Vector128<float> x, float* values)
+    {
+        for (int j = 0; j < d1; j++)
+        {
+            float* dst = values + ((nint)o[j] * 4);
+            Vector128.Store(Vector128.Load(dst) + (Vector128.Create(w[j]) * x), dst);
+        }
+    }
+
+    /// <summary>sum_j w[j] * values[o[j]] for rows of 4, starting at 0 (the order of <see cref="Slice"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Slice4(int* o, float* w, int d1, float* values)
+    {
+        Vector128<float> acc = Vector128<float>.Zero;
+        for (int j = 0; j < d1; j++)
+        {
+            acc += Vector128.Create(w[j]) * Vector128.Load(values + ((nint)o[j] * 4));
+        }
+
+        return acc;
+    }
+
+    /// <summary><see cref="Softmax"/> of a row of 4 held in a register (same operations, same order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Softmax4(Vector128<float> e, Vector128<float> last)
+    {
+        Vector128<float> max = Vector128.ConditionalSelect(last, e, Vector128.Create(float.NegativeInfinity));
+        max = Vector128.MaxNative(max, Vector128.Shuffle(max, Vector128.Create(2, 3, 0, 1)));
+        max = Vector128.MaxNative(max, Vector128.Shuffle(max, Vector128.Create(1, 0, 3, 2)));
+        Vector128<float> x = Exp(e - max) & last;
+        float total = (x.GetElement(0) + x.GetElement(2)) + (x.GetElement(1) + x.GetElement(3));
+        return x * Vector128.Create(1.0f / total);
+    }
+
     /// <summary>Mask of the valid lanes of a row's last group of 4 (labels - (cp - 4) of them).</summary>
     public static Vector128<float> LastGroupMask(int labels, int cp)
     {
@@ -171,6 +208,7 @@ internal static unsafe class LatticeKernels
     /// The sum runs per lane over the groups of 4 in order, then (l0 + l2) + (l1 + l3): the C++'s
     /// order, so the marginals agree with it bit for bit.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Softmax(float* e, int cp, Vector128<float> last, float* q)
     {
         Vector128<float> negInf = Vector128.Create(float.NegativeInfinity);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Wsss.Seeds.Lattice;
 
 /// <summary>Validated reliable-region parameters (see <see cref="ReliableSeedOptions"/>).</summary>
@@ -65,6 +66,7 @@ internal sealed unsafe class ReliableSeedsCore
     }
 
     /// <summary>The k-th smallest of values (the element std::nth_element would put at k), reordering them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float Select(Span<float> values, int k)
     {
         int lo = 0, hi = values.Length - 1;
@@ -138,6 +140,7 @@ internal sealed unsafe class ReliableSeedsCore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void OneImage(Worker w, byte* rgb, byte* label, float* cam, byte* result)
     {
         long n = (long)height * width;
