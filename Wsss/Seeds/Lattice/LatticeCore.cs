@@ -197,8 +197,8 @@ internal sealed unsafe class LatticeCore
         if (overflow)
         {
             throw new ArgumentException(
-                "Lattice features are too large for the lattice's integer coordinates (|feature| must stay below about 1e5): " +
-                "use larger standard deviations.",
+                "Lattice features are too large for the lattice's integer coordinates (|feature| must stay below about 1e5, " +
+                "and be a number): use larger standard deviations.",
                 nameof(features));
         }
 
@@ -516,6 +516,20 @@ internal sealed unsafe class LatticeCore
                 }
             }
 
+            // Finite features below the key limit always give ranks 0..d. NaN or huge ones need not (the
+            // C++ then writes outside its barycentric array): reject the point before indexing with them.
+            bool ranked = true;
+            for (int i = 0; i <= dim; i++)
+            {
+                ranked &= (uint)rank[i] <= (uint)dim;
+            }
+
+            if (!ranked)
+            {
+                overflowed = true;
+                continue;
+            }
+
             for (int i = 0; i <= dim + 1; i++)
             {
                 barycentric[i] = 0;
@@ -653,7 +667,15 @@ internal sealed unsafe class LatticeCore
 
         // Keys: remainder r's coordinate i is rem0[i] + canonical[r][rank[i]], which is rem0[i] + r, less
         // d + 1 where rank[i] > d - r.
+        // NaN must fail explicitly: only x86's conversion turns it into int.MinValue (ARM gives 0).
+        // Beyond the key limit plus the largest canonical offset the key check below fails anyway.
         Vector256<int> bad = Vector256<int>.Zero;
+        Vector256<float> remLimit = Vector256.Create((float)(FieldLimit + 16));
+        for (int i = 0; i < dim; i++)
+        {
+            bad |= ~Vector256.LessThan(Vector256.Abs(rem[i]), remLimit).AsInt32();
+        }
+
         Vector256<int> fieldMask = Vector256.Create((int)FieldMask);
         Vector256<int> bias = Vector256.Create((int)FieldBias);
         Vector256<int> low = Vector256.Create((int)-FieldLimit);
@@ -702,7 +724,6 @@ internal sealed unsafe class LatticeCore
             }
         }
 
-        // Out-of-range conversions give int.MinValue, which fails the check too.
         return bad != Vector256<int>.Zero;
     }
 
