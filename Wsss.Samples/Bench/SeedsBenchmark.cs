@@ -17,11 +17,12 @@ namespace Wsss.Samples.Bench;
 /// batch of 4 crops. Each figure is the median of --repeat runs after one warm-up run, per thread
 /// count; the two implementations alternate run by run, so that load on a shared machine hits both
 /// alike. Then the agreement of both with the reference fixtures (../shared/data/fixtures/crf) and
-/// with each other. Usage: seeds [--threads 1,2] [--repeat 7] [--fixtures DIR].
+/// with each other. Usage: seeds [--threads 1,2] [--repeat 7] [--fixtures DIR]; `bench seeds -- --help`
+/// prints it.
 /// </summary>
 internal static partial class SeedsBenchmark
 {
-    private const string Usage = "Usage: bench seeds [--threads 1,2] [--repeat 7] [--fixtures DIR]\n" +
+    private const string Usage = "Usage: bench seeds [--threads 1,2] [--repeat 7] [--fixtures DIR]   (help: bench seeds -- --help)\n" +
         "  Times the managed seeds code (dense CRF, bilateral filter, reliable seeds) beside the C++ one, with the\n" +
         "  ratios managed/C++ (goal <= 1.3) and managed/original documented times (goal <= 0.5 at 2 threads), then\n" +
         "  their agreement with the reference fixtures (default ../shared/data/fixtures/crf).";
@@ -57,7 +58,8 @@ internal static partial class SeedsBenchmark
                 case "--fixtures" when i + 1 < args.Length:
                     fixtures = args[++i];
                     break;
-                case "--help" or "-h":
+                // `bench seeds --help` is answered by the command line's own help; `-- --help` or `help` reach here.
+                case "--help" or "-h" or "help":
                     Console.WriteLine(Usage);
                     return 0;
                 default:
