@@ -211,6 +211,8 @@ internal static unsafe class LatticeKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Softmax(float* e, int cp, Vector128<float> last, float* q)
     {
+        // MaxNative/MinNative are maxps/minps, the C++'s _mm_max_ps (Vector128.Max would follow IEEE
+        // 754-2019 for NaN and signed zeros, and cost a fix-up per call).
         Vector128<float> negInf = Vector128.Create(float.NegativeInfinity);
         Vector128<float> max = negInf;
         for (int k = 0; k + 4 < cp; k += 4)
