@@ -1,30 +1,20 @@
 #!/usr/bin/env bash
-# One entry point for users and CI: installs what is missing, builds native + .NET, runs things.
+# One entry point for users and CI: restores, builds, runs things. Only the .NET SDK is needed: the NuGet
+# restore brings TorchSharp with its CPU libtorch, SkiaSharp with its native assets, and Microsoft.ML.
 #   ./wsss.sh quickstart [options]   the main job (see README)
 #   ./wsss.sh test                   every test; last line "tests: N passed, N failed, N skipped"
-#   ./wsss.sh build                  dependencies + native library + .NET build only
+#   ./wsss.sh build                  the .NET build only
 #   ./wsss.sh cli <command> [args]   any command of the command-line tool (train, predict, bench ...)
 #   ./wsss.sh pack [options]         NuGet packages into artifacts/packages (see nuget/pack.sh)
+# Build messages go to stderr, so that a command's stdout (e.g. `cli evaluate --json`) is its own output only.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 CONFIGURATION="${WSSS_CONFIGURATION:-Release}"
-DEBIAN_PACKAGES=(libtorch-dev libopencv-dev libopenblas0-pthread cmake g++ make)
 
 log() { printf '[wsss] %s\n' "$*" >&2; }
 
-ensure_packages() {
-  local missing=()
-  for p in "${DEBIAN_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    local sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    log "installing Debian packages: ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+ensure_sdk() {
   if ! command -v dotnet >/dev/null 2>&1; then
     log "the .NET SDK 10 is required (https://learn.microsoft.com/dotnet/core/install/linux-debian)"
     exit 1
@@ -32,9 +22,9 @@ ensure_packages() {
 }
 
 build() {
-  ensure_packages
-  log "building native library and .NET projects ($CONFIGURATION)"
-  dotnet build Wsss.MLNet.sln -c "$CONFIGURATION" -nologo -v quiet -clp:ErrorsOnly
+  ensure_sdk
+  log "building the .NET projects ($CONFIGURATION)"
+  dotnet build Wsss.MLNet.sln -c "$CONFIGURATION" -nologo -v quiet -clp:ErrorsOnly 1>&2
 }
 
 run_cli() {
@@ -71,6 +61,6 @@ case "$cmd" in
   test) run_tests ;;
   quickstart) build; run_cli quickstart "$@" ;;
   cli) build; run_cli "$@" ;;
-  pack) ensure_packages; nuget/pack.sh "$@" ;;
+  pack) ensure_sdk; nuget/pack.sh "$@" ;;
   *) echo "usage: $0 {quickstart|test|build|cli <command> [args]|pack}" >&2; exit 2 ;;
 esac

@@ -23,7 +23,7 @@ internal static class Cli
             return action();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException
-                                       or WsssNativeException or FormatException or DllNotFoundException or NotSupportedException
+                                       or System.Runtime.InteropServices.ExternalException or FormatException or DllNotFoundException or NotSupportedException
                                        or DatasetException or TrainingDivergedException or UnauthorizedAccessException)
         {
             return Fail(e.Message);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the native library in Release and packs the NuGet packages into artifacts/packages/ (git-ignored):
-#   Wsss.<version>.nupkg / .snupkg        core library + libwsss_native.so (runtimes/linux-x64/native/)
+# Packs the NuGet packages into artifacts/packages/ (git-ignored); all managed, no native asset of the project's own:
+#   Wsss.<version>.nupkg / .snupkg        core library (depends on TorchSharp and SkiaSharp; buildTransitive/ holds the
+#                                         old-libstdc++ step for consumers' apps)
 #   Wsss.MLNet.<version>.nupkg / .snupkg  ML.NET 5 adapter
 # Usage: nuget/pack.sh [--output DIR] [--version-suffix SUFFIX]
 # The version lives in Directory.Build.props (VersionPrefix).
@@ -20,11 +21,6 @@ done
 log() { printf '[pack] %s\n' "$*" >&2; }
 suffix_args=()
 [ -n "$SUFFIX" ] && suffix_args=(-p:VersionSuffix="$SUFFIX")
-
-# The package ships whatever native/build holds, so build it in Release explicitly (never a Debug leftover).
-log "building libwsss_native.so (Release)"
-cmake -S native -B native/build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build native/build --target wsss_native -j 2 >/dev/null
 
 mkdir -p "$OUTPUT"
 log "packing Wsss into $OUTPUT"

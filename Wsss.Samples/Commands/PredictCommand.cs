@@ -9,12 +9,12 @@ namespace Wsss.Samples.Commands;
 /// <summary>`predict`: segment image files with a trained model, writing VOC-palette mask PNGs and overlays.</summary>
 internal static class PredictCommand
 {
-    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp"];
+    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".webp", ".bmp"];
 
     public static Command Create()
     {
         var model = ModelOption();
-        var inputs = new Argument<string[]>("images") { Description = "Image files and/or folders of images (.jpg, .jpeg, .png, .bmp; folders are not searched recursively).", Arity = ArgumentArity.OneOrMore };
+        var inputs = new Argument<string[]>("images") { Description = "Image files and/or folders of images (.jpg, .jpeg, .png, .webp, .bmp; folders are not searched recursively).", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Folder for masks/{name}.png (VOC palette: 0 background, c + 1 class c) and overlays/{name}.png. Default predictions.", DefaultValueFactory = _ => "predictions" };
         var (scales, flip, crf) = PredictionOptionsFor();
         var command = new Command("predict", "Segment images with a trained model: palette mask PNGs plus overlay pictures.") { inputs, model, output, scales, flip, crf };
@@ -93,7 +93,7 @@ internal static class PredictCommand
                     .Order(StringComparer.Ordinal).ToList();
                 if (found.Count == 0)
                 {
-                    throw new FileNotFoundException($"no images (.jpg, .jpeg, .png, .bmp) in folder {Path.GetFullPath(input)}");
+                    throw new FileNotFoundException($"no images (.jpg, .jpeg, .png, .webp, .bmp) in folder {Path.GetFullPath(input)}");
                 }
 
                 files.AddRange(found);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Wsss.Imaging;
 using Wsss.Samples;
 
 namespace Wsss.Tests.Cli;
@@ -97,6 +98,24 @@ public sealed class CliErrorTests
         AssertOneLineFailure(CliHost.Run("train", "--backbone", "SmallCnn"), "--voc");
         AssertOneLineFailure(CliHost.Run("train", "--voc", Path.Combine(root, "no-voc-here"), "--backbone", "SmallCnn"), "no-voc-here");
         AssertOneLineFailure(CliHost.Run("train", "--images", Path.Combine(root, "images"), "--labels", Path.Combine(root, "labels.csv"), "--backbone", "MobileNetV1", "--weights", Path.Combine(root, "missing.json")), "missing.json");
+    }
+
+    [TestMethod]
+    public void PredictOnATruncatedJpegIsAOneLineFailureNamingTheFile()
+    {
+        // Before, a JPEG cut short decoded to a half-grey picture and predict printed a normal result.
+        string model = Path.Combine(TestData.RepoRoot, "Wsss.Tests", "Fixtures", "model-v0.1-smallcnn", "smallcnn.safetensors");
+        var noise = new byte[96 * 128 * 3];
+        new Random(9).NextBytes(noise);
+        byte[] jpeg = Wsss.Tests.Imaging.TestImages.EncodeWithSkia(new RgbImage(96, 128, noise), SkiaSharp.SKEncodedImageFormat.Jpeg, 90);
+        string folder = Path.Combine(root, "cut-jpeg");
+        Directory.CreateDirectory(folder);
+        string cut = Path.Combine(folder, "cut.jpg");
+        File.WriteAllBytes(cut, jpeg[..5000]);
+        var result = CliHost.Run("predict", "--model", model, cut, "--output", Path.Combine(root, "cut-predictions"), "--no-progress");
+        AssertOneLineFailure(result, cut);
+        StringAssert.Contains(result.Err, "truncated (IncompleteInput)");
+        Assert.DoesNotContain("predicted", result.Out);
     }
 
     [TestMethod]

@@ -130,6 +130,9 @@ public sealed class PackageConsumptionTests
             CollectionAssert.Contains(dependencies, ("TorchSharp", "0.107.0"), "the managed TorchSharp package, exactly the version built against");
             Assert.IsFalse(dependencies.Any(d => d.Id!.StartsWith("TorchSharp-", StringComparison.OrdinalIgnoreCase) || d.Id.StartsWith("libtorch", StringComparison.OrdinalIgnoreCase)),
                 "the backend is the application's choice: " + string.Join(", ", dependencies));
+            // Images go through SkiaSharp: the pinned version and the Linux native assets that need no system library.
+            CollectionAssert.Contains(dependencies, ("SkiaSharp", "2.88.9"), string.Join(", ", dependencies));
+            CollectionAssert.Contains(dependencies, ("SkiaSharp.NativeAssets.Linux.NoDependencies", "2.88.9"), string.Join(", ", dependencies));
         }
 
         Assert.IsTrue(File.Exists(symbolsPath), $"no symbol package at {symbolsPath}");
@@ -141,6 +144,7 @@ public sealed class PackageConsumptionTests
     public void Consumer_TrainsAndPredicts_WithTorchSharpFromItsOwnOutput()
     {
         RequireSetup();
+        Assert.IsTrue(File.Exists(Path.Combine(consumerOutput!, "runtimes", "linux-x64", "native", "libSkiaSharp.so")), "SkiaSharp's native library did not reach the consumer's output");
         Assert.AreEqual(0, consumerRun!.ExitCode, "consumer program failed:\n" + consumerRun.Output);
         StringAssert.Contains(consumerRun.Output, "libtorch: 2.10");
         StringAssert.Contains(consumerRun.Output, "tensor ops: ok");
@@ -227,8 +231,9 @@ public sealed class PackageConsumptionTests
 
     private static void WriteConsumer(string app, string feed, string version)
     {
-        // The local feed serves Wsss only (source mapping), the default source anything else; this machine's NuGet
-        // cache is a fallback folder (read-only, used in place), so TorchSharp and libtorch are not downloaded again.
+        // The local feed serves Wsss only (source mapping), the default source anything else (SkiaSharp and its native
+        // assets); this machine's NuGet cache is a fallback folder (read-only, used in place), so TorchSharp and libtorch
+        // are not downloaded again.
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
@@ -263,7 +268,7 @@ public sealed class PackageConsumptionTests
         File.WriteAllText(Path.Combine(app, "Program.cs"), ConsumerProgram);
     }
 
-    // Tensor arithmetic checked against the same arithmetic in C#, a PNG encode/decode round trip, a tiny
+    // Tensor arithmetic checked against the same arithmetic in C#, a PNG encode/decode round trip (SkiaSharp), a tiny
     // train/save/load/predict, and the path of TorchSharp's native library that the process actually mapped.
     private const string ConsumerProgram = """
         using TorchSharp;

@@ -67,8 +67,9 @@ public sealed class DenseCrfTests
 
     /// <summary>
     /// pydensecrf's output on the 321x321 fixture (3 labels, training settings). Same algorithm in
-    /// float; only summation order differs, so marginals agree to about 1e-6 and argmax flips could only
-    /// come from exact near-ties. Asserted: max abs diff 1e-4, argmax agreement 99.9 %.
+    /// float; only summation order differs, so marginals agree to about 1e-6 (measured 2.2e-6) and argmax
+    /// flips could only come from exact near-ties. Asserted: the goal, max abs diff 1e-5 and
+    /// argmax agreement 100 %.
     /// </summary>
     [TestMethod]
     public void Inference_MatchesPydensecrfFixture()
@@ -118,8 +119,8 @@ public sealed class DenseCrfTests
         double agreement = agree / (double)n;
         TestContext.WriteLine(
             $"CRF fixture {k}x{image.Height}x{image.Width}: max abs diff {maxDiff:G3}, mean abs diff {sumDiff / q.Length:G3}, argmax agreement {agreement:P4}");
-        Assert.IsLessThanOrEqualTo(1e-4, maxDiff);
-        Assert.IsGreaterThanOrEqualTo(0.999, agreement);
+        Assert.IsLessThanOrEqualTo(1e-5, maxDiff);
+        Assert.AreEqual(n, agree, "argmax agreement");
     }
 
     [TestMethod]

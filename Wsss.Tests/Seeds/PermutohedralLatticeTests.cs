@@ -355,8 +355,11 @@ public sealed class PermutohedralLatticeTests
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => lattice.Build(new float[70], 10, 7));
         Assert.ThrowsExactly<ArgumentException>(() => lattice.Build(new float[9], 5, 2));
         var huge = new float[] { 0, 0, 1e7f, 1e7f };
-        var ex = Assert.ThrowsExactly<WsssNativeException>(() => lattice.Build(huge, 2, 2));
+        // An argument error of the caller's, caught before any work.
+        var ex = Assert.ThrowsExactly<ArgumentException>(() => lattice.Build(huge, 2, 2));
         StringAssert.Contains(ex.Message, "too large");
+        Assert.AreEqual(0L, lattice.Points, "a failed build leaves the lattice unbuilt");
+        Assert.ThrowsExactly<InvalidOperationException>(() => lattice.Filter(new float[4], 1));
         lattice.Build(new float[] { 0, 0, 1, 1 }, 2, 2);
         Assert.ThrowsExactly<ArgumentException>(() => lattice.Filter(new float[3], 2, new float[4]));
     }

@@ -1,4 +1,4 @@
-using Wsss.Interop;
+using Wsss.Seeds.Lattice;
 
 namespace Wsss.Seeds;
 
@@ -10,11 +10,12 @@ namespace Wsss.Seeds;
 /// </summary>
 /// <remarks>The output is the unnormalised lattice filter with the self term (see
 /// <see cref="PermutohedralLattice"/> for its scale relative to the exact Gaussian sum). Calls on one
-/// instance are serialised by a lock.</remarks>
+/// instance are serialised by a lock. Managed code; the algorithm is in the internal
+/// <c>Wsss.Seeds.Lattice.BilateralBatchCore</c>.</remarks>
 public sealed class BilateralFilterBatch : IDisposable
 {
-    private readonly BilateralBatchHandle handle;
     private readonly Lock gate = new();
+    private BilateralBatchCore? core = new();
     private int threads;
 
     /// <summary>Creates a batch filter using <paramref name="threads"/> threads (0, the default, means all cores).</summary>
@@ -22,7 +23,6 @@ public sealed class BilateralFilterBatch : IDisposable
     {
         SeedChecks.RequireThreads(threads);
         this.threads = threads;
-        NativeMethods.Check(NativeMethods.wsss_bilateral_batch_create(out handle));
     }
 
     /// <summary>
@@ -58,18 +58,29 @@ public sealed class BilateralFilterBatch : IDisposable
         SeedChecks.RequireLength(imagesHwc.Length, count * pixels * 3, nameof(imagesHwc), "image bytes");
         SeedChecks.RequireLength(input.Length, count * pixels * channels, nameof(input), "input values");
         SeedChecks.RequireLength(output.Length, count * pixels * channels, nameof(output), "output values");
+        if (!float.IsFinite(sxy) || !float.IsFinite(srgb))
+        {
+            throw new ArgumentOutOfRangeException(nameof(sxy), "sxy and srgb must be finite.");
+        }
+
         lock (gate)
         {
+            BilateralBatchCore batch = core ?? throw new ObjectDisposedException(nameof(BilateralFilterBatch));
             fixed (byte* img = imagesHwc)
             fixed (float* i = input)
             fixed (float* o = output)
             {
-                NativeMethods.Check(NativeMethods.wsss_bilateral_batch_filter(
-                    handle, img, count, height, width, i, channels, sxy, srgb, o, threads));
+                batch.Filter(img, count, height, width, i, channels, sxy, srgb, o, threads);
             }
         }
     }
 
-    /// <summary>Releases the native workspace.</summary>
-    public void Dispose() => handle.Dispose();
+    /// <summary>Releases the workspaces (lattices and buffers); the instance cannot be used afterwards.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            core = null;
+        }
+    }
 }

@@ -1,5 +1,5 @@
 using Wsss.Imaging;
-using Wsss.Interop;
+using Wsss.Seeds.Lattice;
 
 namespace Wsss.Seeds;
 
@@ -10,20 +10,20 @@ namespace Wsss.Seeds;
 /// bilateral kernel on positions and colour, and <c>n_m = 1 / sqrt(K_m 1 + 1e-20)</c>. Filtering uses
 /// the permutohedral lattice, which reproduces pydensecrf's marginals to float rounding.
 /// </summary>
-/// <remarks>The instance keeps its native buffers between calls (no large allocations once warmed up
-/// for an image size and label count). Calls on one instance are serialised by a lock; use one
-/// instance per thread for parallel work.</remarks>
+/// <remarks>The instance keeps its buffers between calls (no allocations once warmed up for an image
+/// size and label count). Calls on one instance are serialised by a lock; use one instance per thread
+/// for parallel work. Managed code; the algorithm is in the internal
+/// <c>Wsss.Seeds.Lattice.DenseCrfCore</c>.</remarks>
 public sealed class DenseCrf : IDisposable
 {
-    private readonly CrfHandle handle;
     private readonly Lock gate = new();
+    private DenseCrfCore? core = new();
     private int threads = 1;
 
     /// <summary>Creates a CRF with the given options (default: <see cref="DenseCrfOptions"/>'s training settings).</summary>
     public DenseCrf(DenseCrfOptions? options = null)
     {
         Options = options ?? new DenseCrfOptions();
-        NativeMethods.Check(NativeMethods.wsss_crf_create(out handle));
     }
 
     /// <summary>The CRF parameters.</summary>
@@ -70,18 +70,30 @@ public sealed class DenseCrf : IDisposable
         SeedChecks.RequireLength(rgbHwc.Length, pixels * 3, nameof(rgbHwc), "image bytes");
         SeedChecks.RequireLength(probabilities.Length, pixels * labels, nameof(probabilities), "probabilities");
         SeedChecks.RequireLength(marginals.Length, pixels * labels, nameof(marginals), "marginals");
-        NativeMethods.CrfParams p = Options.ToNative();
+        CrfParameters p = Options.ToParameters();
         lock (gate)
         {
+            DenseCrfCore crf = core ?? throw new ObjectDisposedException(nameof(DenseCrf));
             fixed (byte* img = rgbHwc)
             fixed (float* probs = probabilities)
             fixed (float* q = marginals)
             {
-                NativeMethods.Check(NativeMethods.wsss_crf_inference(handle, img, height, width, probs, labels, &p, q, threads));
+                // The unary is taken from the probabilities before the marginals are written, so the two may alias.
+                crf.SetImage(img, height, width, p, threads);
+                crf.BeginUnary(labels);
+                crf.FillUnaryFromProbabilities(probs, threads);
+                crf.Run(p.Iterations, threads);
+                crf.CopyQPlanar(q, threads);
             }
         }
     }
 
-    /// <summary>Releases the native workspace.</summary>
-    public void Dispose() => handle.Dispose();
+    /// <summary>Releases the workspace (lattices and buffers); the instance cannot be used afterwards.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            core = null;
+        }
+    }
 }

@@ -1,4 +1,4 @@
-using Wsss.Interop;
+using Wsss.Seeds.Lattice;
 
 namespace Wsss.Seeds;
 
@@ -31,18 +31,11 @@ public sealed record DenseCrfOptions
     /// <summary>The reference's test-time CRF: Gaussian sxy 3 compat 3, bilateral sxy 83 srgb 5 compat 4, 10 iterations.</summary>
     public static DenseCrfOptions Inference { get; } = new() { BilateralSxy = 83f, BilateralSrgb = 5f, BilateralCompat = 4f };
 
-    internal NativeMethods.CrfParams ToNative()
+    /// <summary>The validated parameters the CRF cores take.</summary>
+    internal CrfParameters ToParameters()
     {
         Validate();
-        return new NativeMethods.CrfParams
-        {
-            GaussianSxy = GaussianSxy,
-            GaussianCompat = GaussianCompat,
-            BilateralSxy = BilateralSxy,
-            BilateralSrgb = BilateralSrgb,
-            BilateralCompat = BilateralCompat,
-            Iterations = Iterations,
-        };
+        return new CrfParameters(GaussianSxy, GaussianCompat, BilateralSxy, BilateralSrgb, BilateralCompat, Iterations);
     }
 
     private void Validate()

@@ -1,5 +1,5 @@
 using Wsss.Imaging;
-using Wsss.Interop;
+using Wsss.Seeds.Lattice;
 
 namespace Wsss.Seeds;
 
@@ -18,17 +18,19 @@ namespace Wsss.Seeds;
 /// <para>Build once per feature set, then filter any number of value sets: the lattice and its
 /// buffers are reused, and rebuilding an instance reuses its allocations. An instance is not meant for
 /// concurrent use; calls are serialised by a lock.</para>
+/// <para>Managed code (System.Runtime.Intrinsics); the algorithm is in the internal
+/// <c>Wsss.Seeds.Lattice.LatticeCore</c>.</para>
 /// </remarks>
 public sealed class PermutohedralLattice : IDisposable
 {
-    private readonly LatticeHandle handle;
     private readonly Lock gate = new();
+    private LatticeCore? core = new();
+    private PinnedBuffer<float>? bilateralFeatures;
     private int threads = 1;
 
     /// <summary>Creates an empty lattice; call one of the Build methods before filtering.</summary>
     public PermutohedralLattice()
     {
-        NativeMethods.Check(NativeMethods.wsss_lattice_create(out handle));
     }
 
     /// <summary>
@@ -90,7 +92,8 @@ public sealed class PermutohedralLattice : IDisposable
     }
 
     /// <summary>Rebuilds the lattice over new features (row-major points x dimensions, dimensions 1 to 6).</summary>
-    /// <exception cref="ArgumentException">The span is shorter than points x dimensions.</exception>
+    /// <exception cref="ArgumentException">The span is shorter than points x dimensions, or a feature
+    /// is too large for the lattice's integer coordinates (|feature| above about 1e5).</exception>
     public unsafe void Build(ReadOnlySpan<float> features, int points, int dimensions)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(points);
@@ -105,12 +108,18 @@ public sealed class PermutohedralLattice : IDisposable
 
         lock (gate)
         {
-            fixed (float* f = features)
+            LatticeCore lattice = Core;
+            try
             {
-                NativeMethods.Check(NativeMethods.wsss_lattice_build(handle, f, points, dimensions, threads));
+                fixed (float* f = features)
+                {
+                    lattice.Build(f, points, dimensions, threads);
+                }
             }
-
-            RefreshInfo();
+            finally
+            {
+                RefreshInfo(lattice);
+            }
         }
     }
 
@@ -131,12 +140,23 @@ public sealed class PermutohedralLattice : IDisposable
         SeedChecks.RequireLength(rgbHwc.Length, (long)height * width * 3, nameof(rgbHwc), "image bytes");
         lock (gate)
         {
-            fixed (byte* p = rgbHwc)
+            LatticeCore lattice = Core;
+            long n = (long)height * width;
+            bilateralFeatures ??= new PinnedBuffer<float>();
+            float* features = bilateralFeatures.Ensure(n * 5);
+            try
             {
-                NativeMethods.Check(NativeMethods.wsss_lattice_build_bilateral(handle, p, height, width, sxy, srgb, threads));
-            }
+                fixed (byte* p = rgbHwc)
+                {
+                    LatticeFeatures.Bilateral(p, height, width, sxy, srgb, features);
+                }
 
-            RefreshInfo();
+                lattice.Build(features, n, 5, threads);
+            }
+            finally
+            {
+                RefreshInfo(lattice);
+            }
         }
     }
 
@@ -150,6 +170,7 @@ public sealed class PermutohedralLattice : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
         lock (gate)
         {
+            LatticeCore lattice = Core;
             if (Points == 0)
             {
                 throw new InvalidOperationException("The lattice has not been built: call Build or BuildBilateral first.");
@@ -161,7 +182,7 @@ public sealed class PermutohedralLattice : IDisposable
             fixed (float* i = values)
             fixed (float* o = output)
             {
-                NativeMethods.Check(NativeMethods.wsss_lattice_filter(handle, i, channels, o, threads));
+                lattice.FilterPlanar(i, channels, o, threads);
             }
         }
     }
@@ -174,14 +195,23 @@ public sealed class PermutohedralLattice : IDisposable
         return output;
     }
 
-    /// <summary>Releases the native lattice.</summary>
-    public void Dispose() => handle.Dispose();
-
-    private void RefreshInfo()
+    /// <summary>Releases the lattice's buffers; the instance cannot be used afterwards.</summary>
+    public void Dispose()
     {
-        NativeMethods.Check(NativeMethods.wsss_lattice_info(handle, out long points, out int dim, out long vertices));
-        Points = points;
-        Dimensions = dim;
-        Vertices = vertices;
+        lock (gate)
+        {
+            core = null;
+            bilateralFeatures = null;
+        }
+    }
+
+    private LatticeCore Core => core ?? throw new ObjectDisposedException(nameof(PermutohedralLattice));
+
+    // A failed build leaves the lattice unbuilt (Points 0), so Filter reports it instead of using stale vertices.
+    private void RefreshInfo(LatticeCore lattice)
+    {
+        Points = lattice.Points;
+        Dimensions = lattice.Points > 0 ? lattice.Dim : 0;
+        Vertices = lattice.Vertices;
     }
 }

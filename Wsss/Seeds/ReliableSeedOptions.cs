@@ -1,4 +1,4 @@
-using Wsss.Interop;
+using Wsss.Seeds.Lattice;
 
 namespace Wsss.Seeds;
 
@@ -30,7 +30,8 @@ public sealed record ReliableSeedOptions
     /// <summary>CRF settings of both CRFs (default: Gaussian sxy 3 compat 3, bilateral sxy 80 srgb 13 compat 10, 10 iterations).</summary>
     public DenseCrfOptions Crf { get; init; } = new();
 
-    internal NativeMethods.SeedParams ToNative()
+    /// <summary>The validated parameters the seeds core takes.</summary>
+    internal SeedParameters ToParameters()
     {
         if (!(LowBackgroundPower > 0) || !(HighBackgroundPower > 0) || !float.IsFinite(LowBackgroundPower) ||
             !float.IsFinite(HighBackgroundPower))
@@ -43,16 +44,15 @@ public sealed record ReliableSeedOptions
             throw new ArgumentOutOfRangeException(nameof(CamPercentile), CamPercentile, "CamPercentile must be in [0, 1).");
         }
 
-        ArgumentNullException.ThrowIfNull(Crf);
-        return new NativeMethods.SeedParams
+        // The C++ rejected these too (its own check, reported as a native error before).
+        if (!float.IsFinite(CamFloor) || !float.IsFinite(BackgroundCamThreshold) || !float.IsFinite(CrfConfidence))
         {
-            LowBackgroundPower = LowBackgroundPower,
-            HighBackgroundPower = HighBackgroundPower,
-            CamPercentile = CamPercentile,
-            CamFloor = CamFloor,
-            BackgroundCamThreshold = BackgroundCamThreshold,
-            CrfConfidence = CrfConfidence,
-            Crf = Crf.ToNative(),
-        };
+            throw new ArgumentOutOfRangeException(
+                nameof(CamFloor), "CamFloor, BackgroundCamThreshold and CrfConfidence must be finite numbers.");
+        }
+
+        ArgumentNullException.ThrowIfNull(Crf);
+        return new SeedParameters(
+            LowBackgroundPower, HighBackgroundPower, CamPercentile, CamFloor, BackgroundCamThreshold, CrfConfidence, Crf.ToParameters());
     }
 }

@@ -1,5 +1,5 @@
 using Wsss.Imaging;
-using Wsss.Interop;
+using Wsss.Seeds.Lattice;
 
 namespace Wsss.Seeds;
 
@@ -19,14 +19,15 @@ namespace Wsss.Seeds;
 /// background label).</para>
 /// <para>Batches run images in parallel across <see cref="Threads"/>; the per-thread workspaces (CRF
 /// lattices, buffers) persist between calls. Calls on one instance are serialised by a lock.</para>
+/// <para>Managed code; the algorithm is in the internal <c>Wsss.Seeds.Lattice.ReliableSeedsCore</c>.</para>
 /// </remarks>
 public sealed class ReliableSeeds : IDisposable
 {
     /// <summary>The label value of unreliable pixels.</summary>
     public const byte Ignore = 255;
 
-    private readonly SeedsHandle handle;
     private readonly Lock gate = new();
+    private ReliableSeedsCore? core = new();
     private int threads;
 
     /// <summary>Creates the pruning engine (options default to the reference's; threads 0 = all cores).</summary>
@@ -35,7 +36,6 @@ public sealed class ReliableSeeds : IDisposable
         SeedChecks.RequireThreads(threads);
         Options = options ?? new ReliableSeedOptions();
         this.threads = threads;
-        NativeMethods.Check(NativeMethods.wsss_seeds_create(out handle));
     }
 
     /// <summary>The pruning parameters.</summary>
@@ -104,16 +104,16 @@ public sealed class ReliableSeeds : IDisposable
         SeedChecks.RequireLength(labels.Length, (long)count * classes, nameof(labels), "label entries");
         SeedChecks.RequireLength(cams.Length, count * classes * pixels, nameof(cams), "CAM values");
         SeedChecks.RequireLength(output.Length, count * pixels, nameof(output), "output labels");
-        NativeMethods.SeedParams p = Options.ToNative();
+        SeedParameters p = Options.ToParameters();
         lock (gate)
         {
+            ReliableSeedsCore seeds = core ?? throw new ObjectDisposedException(nameof(ReliableSeeds));
             fixed (byte* img = imagesHwc)
             fixed (byte* lab = labels)
             fixed (float* cam = cams)
             fixed (byte* o = output)
             {
-                NativeMethods.Check(NativeMethods.wsss_seeds_compute(
-                    handle, img, count, height, width, lab, cam, classes, &p, o, threads));
+                seeds.Compute(img, count, height, width, lab, cam, classes, p, o, threads);
             }
         }
     }
@@ -179,6 +179,12 @@ public sealed class ReliableSeeds : IDisposable
         return results;
     }
 
-    /// <summary>Releases the native workspaces.</summary>
-    public void Dispose() => handle.Dispose();
+    /// <summary>Releases the workspaces (CRF lattices and buffers); the instance cannot be used afterwards.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            core = null;
+        }
+    }
 }
