@@ -55,11 +55,11 @@ internal static class EngineDemo
         using (NewDisposeScope())
         {
             var (images, labels) = Batch(new Random(99), 1, 64, device);
-            var predicted = net.forward(images).argmax(1).to(ScalarType.Byte, CPU).contiguous().data<byte>().ToArray();
-            var truth = labels.to(ScalarType.Byte, CPU).contiguous().data<byte>().ToArray();
+            var predicted = net.forward(images).argmax(1).to(ScalarType.Byte, CPU).ToArrayFast<byte>();
+            var truth = labels.to(ScalarType.Byte, CPU).ToArrayFast<byte>();
             double accuracy = predicted.Zip(truth).Count(p => p.First == p.Second) / (double)truth.Length;
             var picture = new RgbImage(64, 128);
-            var input = (images * 255).clamp(0, 255).to(ScalarType.Byte, CPU).contiguous().data<byte>().ToArray();
+            var input = (images * 255).clamp(0, 255).to(ScalarType.Byte, CPU).ToArrayFast<byte>();
             for (int y = 0; y < 64; y++)
             {
                 for (int x = 0; x < 64; x++)

@@ -474,7 +474,7 @@ internal static class QualityBenchmark
             {
                 var input = ImageTensors.ToTensor([item.Image], model.Metadata.Normalization, model.Device);
                 var labels = tensor(multiHot, [1, classes], device: model.Device);
-                camValues = network.MultiScaleCam(input, labels, null, options.CamScales).cpu().contiguous().data<float>().ToArray();
+                camValues = network.MultiScaleCam(input, labels, null, options.CamScales).ToArrayFast<float>();
             }
 
             for (int t = 0; t < thresholds.Length; t++)

@@ -300,7 +300,7 @@ internal static class TrainingBenchmark
         {
             var x = ImageTensors.ToTensor(crops, network.Backbone.Normalization, Devices.Cpu, valid);
             var labels = tensor(multiHot, [n, classes]);
-            cams = network.MultiScaleCam(x, labels).data<float>().ToArray();
+            cams = network.MultiScaleCam(x, labels).ToArrayFast<float>();
         }
 
         var present = multiHot.Select(v => v > 0.5f ? (byte)1 : (byte)0).ToArray();

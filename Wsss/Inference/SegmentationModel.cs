@@ -170,7 +170,7 @@ public sealed class SegmentationModel : IDisposable
         {
             var input = ImageTensors.ToTensor([image], Metadata.Normalization, Device);
             var labelTensor = tensor(multiHot, [1, classes], device: Device);
-            return Network.MultiScaleCam(input, labelTensor, null, scales ?? RrmNetwork.DefaultCamScales).cpu().contiguous().data<float>().ToArray();
+            return Network.MultiScaleCam(input, labelTensor, null, scales ?? RrmNetwork.DefaultCamScales).ToArrayFast<float>();
         }
     }
 
@@ -237,7 +237,7 @@ public sealed class SegmentationModel : IDisposable
                 }
             }
 
-            return (sum! / count).cpu().contiguous().data<float>().ToArray();
+            return (sum! / count).ToArrayFast<float>();
         }
     }
 
@@ -317,12 +317,12 @@ public sealed class SegmentationModel : IDisposable
             using var cpu = t.detach().cpu().contiguous();
             if (cpu.dtype == ScalarType.Int64)
             {
-                yield return TensorData.FromInt64s(name, cpu.shape, cpu.data<long>().ToArray());
+                yield return TensorData.FromInt64s(name, cpu.shape, cpu.ToArrayFast<long>());
             }
             else
             {
                 using var single = cpu.to(ScalarType.Float32);
-                yield return TensorData.FromFloats(name, cpu.shape, single.data<float>().ToArray());
+                yield return TensorData.FromFloats(name, cpu.shape, single.ToArrayFast<float>());
             }
         }
     }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using Wsss.Imaging;
 using Wsss.Seeds;
+using Wsss.Engine;
 using static TorchSharp.torch;
 
 namespace Wsss.Losses;
@@ -256,11 +257,11 @@ public sealed class DenseEnergyLoss : IDisposable
         }
 
         Span<float> inSpan = inputBuffer.AsSpan(0, values);
-        input.to(ScalarType.Float32, CPU).contiguous().data<float>().CopyTo(inSpan);
+        input.to(ScalarType.Float32, CPU).CopyToSpan<float>(inSpan);
         Span<float> outSpan = outputBuffer.AsSpan(0, values);
         filter.Filter(imageBuffer.AsSpan(0, imageBytes), n, h, w, inSpan, channels, (float)(Options.Sxy * Options.Scale), Options.Srgb, outSpan);
         Tensor result = empty([n, channels, h, w]);
-        result.data<float>().CopyFrom((ReadOnlySpan<float>)outSpan);
+        result.CopyFromSpan<float>(outSpan);
         return result;
     }
 }

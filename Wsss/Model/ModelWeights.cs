@@ -1,5 +1,6 @@
 using TorchSharp;
 using Wsss.Model.Serialization;
+using Wsss.Engine;
 using static TorchSharp.torch;
 
 namespace Wsss.Model;
@@ -83,7 +84,7 @@ public static class ModelWeights
         foreach (var (name, t) in module.state_dict())
         {
             using var cpu = t.detach().to(ScalarType.Float32, CPU).contiguous();
-            result.Add(name, (cpu.data<float>().ToArray(), t.shape));
+            result.Add(name, (cpu.ToArrayFast<float>(), t.shape));
         }
 
         return result;

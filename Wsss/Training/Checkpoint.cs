@@ -1,6 +1,7 @@
 using System.Globalization;
 using Wsss.Model;
 using Wsss.Model.Serialization;
+using Wsss.Engine;
 using static TorchSharp.torch;
 
 namespace Wsss.Training;
@@ -37,14 +38,14 @@ internal static class Checkpoint
             using (var cpu = value.cpu().contiguous())
             {
                 tensors.Add(cpu.dtype == ScalarType.Int64
-                    ? TensorData.FromInt64s("optim." + key, cpu.shape, cpu.data<long>().ToArray())
-                    : TensorData.FromFloats("optim." + key, cpu.shape, cpu.to(ScalarType.Float32).data<float>().ToArray()));
+                    ? TensorData.FromInt64s("optim." + key, cpu.shape, cpu.ToArrayFast<long>())
+                    : TensorData.FromFloats("optim." + key, cpu.shape, cpu.to(ScalarType.Float32).ToArrayFast<float>()));
             }
         }
 
         using (var rng = get_rng_state())
         {
-            tensors.Add(new TensorData(RngKey, TensorDType.U8, rng.shape, rng.data<byte>().ToArray()));
+            tensors.Add(new TensorData(RngKey, TensorDType.U8, rng.shape, rng.ToArrayFast<byte>()));
         }
 
         SafetensorsFile.Write(path, tensors, map);

@@ -213,7 +213,7 @@ public sealed class RrmTrainer
                     camValues = new float[camCount];
                 }
 
-                cams.cpu().contiguous().data<float>().CopyTo(camValues);
+                cams.CopyToSpan<float>(camValues);
                 tCam = Lap(watch);
 
                 byte[] seedMap = ComputeSeeds(batch, camValues, seeds);
