@@ -75,6 +75,12 @@ internal sealed class TfSameConv2d : nn.Module<Tensor, Tensor>
         long[] dilation = [Dilation, Dilation];
         if (top == bottom && left == right)
         {
+            if (top == left && DilatedDepthwiseConv2d.Applies(input, kernel, Stride, Dilation, Groups, top))
+            {
+                // MobileNetV1's dilated depthwise layers: libtorch's weight gradient of these is slow.
+                return DilatedDepthwiseConv2d.Forward(input, kernel, shift, Dilation, top);
+            }
+
             // Symmetric: the convolution pads by itself, without materialising a padded copy.
             return nn.functional.conv2d(input, kernel, shift, strides, [top, left], dilation, Groups);
         }
