@@ -57,6 +57,7 @@ internal static class TrainingBenchmark
                 case "--no-reference": o.Reference = false; break;
                 case "--allocators": o.CompareAllocators = true; break;
                 case "--allocator": o.Allocator = Next(); break;
+                case "--mmap-threshold-mib": o.MmapThresholdMiB = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--memory": o.Memory = true; break;
                 case "--child": o.Child = true; break;
                 default:
@@ -79,7 +80,7 @@ internal static class TrainingBenchmark
         if (o.Child)
         {
             // A child measures one allocator configuration and prints its medians as one JSON line.
-            ApplyAllocator(o.Allocator);
+            ApplyAllocator(o.Allocator, o.MmapThresholdMiB);
             var medians = MeasureSteps(o, out _, out _);
             Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(medians));
             return 0;
@@ -94,7 +95,7 @@ internal static class TrainingBenchmark
     {
         Console.WriteLine($"Training step benchmark: {o.Describe()}; medians of {o.Steps} steps after {o.Warmup} warm-up steps.");
         Console.WriteLine($"Load average at start: {LoadAverage()}");
-        ApplyAllocator(o.Allocator);
+        ApplyAllocator(o.Allocator, o.MmapThresholdMiB);
         var ours = MeasureSteps(o, out var batch, out int classCount);
         Dictionary<string, double>? torch = null;
         if (o.PyTorch && o.Backbone == BackboneKind.MobileNetV1)
@@ -383,7 +384,7 @@ internal static class TrainingBenchmark
         // process through glibc's own environment tunables (read at its start).
         if (o.Allocator == "mallopt")
         {
-            psi.Environment["MALLOC_MMAP_THRESHOLD_"] = TorchEngine.DefaultMmapThreshold.ToString(CultureInfo.InvariantCulture);
+            psi.Environment["MALLOC_MMAP_THRESHOLD_"] = (o.MmapThresholdMiB is { } m ? (long)m << 20 : TorchEngine.DefaultMmapThreshold).ToString(CultureInfo.InvariantCulture);
             psi.Environment["MALLOC_TRIM_THRESHOLD_"] = TorchEngine.DefaultTrimThreshold.ToString(CultureInfo.InvariantCulture);
             psi.Environment["MALLOC_TOP_PAD_"] = TorchEngine.DefaultTopPad.ToString(CultureInfo.InvariantCulture);
         }
@@ -464,7 +465,7 @@ internal static class TrainingBenchmark
         return 0;
     }
 
-    private static void ApplyAllocator(string allocator)
+    private static void ApplyAllocator(string allocator, int? mmapThresholdMiB = null)
     {
         switch (allocator)
         {
@@ -473,7 +474,7 @@ internal static class TrainingBenchmark
                 TorchEngine.ConfigureAllocator(-1, -1, -1);
                 break;
             case "mallopt":
-                TorchEngine.ConfigureAllocator();
+                TorchEngine.ConfigureAllocator(mmapThreshold: mmapThresholdMiB is { } m ? (long)m << 20 : TorchEngine.DefaultMmapThreshold);
                 break;
             default:
                 throw new ArgumentException($"--allocator must be default or mallopt, got '{allocator}'.");
@@ -561,7 +562,7 @@ internal static class TrainingBenchmark
         }
 
         o.Synthetic = true;
-        ApplyAllocator(o.Allocator);
+        ApplyAllocator(o.Allocator, o.MmapThresholdMiB);
         TorchEngine.Threads = o.Threads;
         Console.WriteLine($"Memory benchmark: {o.Describe()}; {o.Steps} steps ({o.Warmup} of warm-up); VmRSS every {o.ReportEvery} steps.");
         Console.WriteLine($"Load average at start: {LoadAverage()}");
@@ -714,6 +715,9 @@ internal static class TrainingBenchmark
         public bool CompareAllocators { get; set; }
 
         public string Allocator { get; set; } = "mallopt";
+
+        /// <summary>glibc's mmap threshold for the mallopt allocator, MiB (default: TorchEngine's).</summary>
+        public int? MmapThresholdMiB { get; set; }
 
         public bool Memory { get; set; }
 

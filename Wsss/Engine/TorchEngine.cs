@@ -92,6 +92,8 @@ public static class TorchEngine
     /// of a step measured here). Values are in bytes; a negative value leaves that setting alone. Linux only
     /// (elsewhere nothing happens); process-wide. The trainers apply the defaults unless the process already
     /// called this method, so a caller's own settings (or an explicit "leave everything alone" with -1, -1, -1) win.
+    /// The price is memory: freed buffers stay in the process (MobileNetV1 0.75 at crop 321, batch 4: about 3.7 GB
+    /// resident against 1.8 GB with glibc's defaults, measured flat over the run).
     /// </summary>
     /// <param name="mmapThreshold">M_MMAP_THRESHOLD: blocks at least this big are mmap'ed. Default
     /// <see cref="DefaultMmapThreshold"/> (1 GiB): MobileNetV1's activations at RRM's CAM scales reach 40-80 MB, and a
