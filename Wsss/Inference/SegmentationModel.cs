@@ -3,6 +3,7 @@ using Wsss.Engine;
 using Wsss.Imaging;
 using Wsss.Model;
 using Wsss.Model.Serialization;
+using Wsss.Onnx;
 using Wsss.Seeds;
 using static TorchSharp.torch;
 
@@ -48,6 +49,26 @@ public sealed class SegmentationModel : IDisposable
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ModelFile.Save(path, Metadata, ExportTensors(Network));
+    }
+
+    /// <summary>
+    /// Writes the segmentation branch's inference graph as an ONNX model (atomically): backbone, segmentation head,
+    /// bilinear upsampling to the input size and softmax, the single-scale probabilities that
+    /// <see cref="Predict(RgbImage, PredictionOptions?)"/> computes without CRF, with dynamic height and width. The class
+    /// names and the input normalisation go into the model's metadata_props ("wsss.class_names",
+    /// "wsss.input_normalization", ...). Written with OnnxSharp's ONNX types; run it with ONNX Runtime or ML.NET's
+    /// ApplyOnnxModel (docs/MLNET.md).
+    /// </summary>
+    /// <param name="path">The .onnx file to write.</param>
+    /// <param name="options">Input format, CAM output, opset, batch; null uses <see cref="OnnxExportOptions.Default"/>.</param>
+    /// <exception cref="NotSupportedException">The network's backbone has no exporter (the message names it and the exportable ones).</exception>
+    /// <exception cref="ArgumentException">Invalid options.</exception>
+    public void ExportOnnx(string path, OnnxExportOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var model = OnnxExporter.Build(Network, Metadata, options ?? OnnxExportOptions.Default);
+        OnnxExporter.Write(model, path);
     }
 
     /// <summary>Loads a model file onto <paramref name="device"/> (default: the CPU).</summary>

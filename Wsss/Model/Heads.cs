@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using Wsss.Model.Layers;
+using Wsss.Onnx;
 using static TorchSharp.torch;
 
 namespace Wsss.Model;
@@ -58,6 +59,10 @@ public sealed class ClassificationHead : nn.Module<Tensor, Tensor>
 
     /// <summary>Class activation maps relu(W * features) (N, classes, h, w), on the features without dropout.</summary>
     public Tensor Cam(Tensor features) => nn.functional.relu(nn.functional.conv2d(features, weight));
+
+    /// <summary><see cref="Cam"/> in an ONNX graph.</summary>
+    internal string ExportCam(OnnxGraph graph, string features, string name) =>
+        graph.Relu(graph.Conv(features, $"{name}.cam", weight, null, 1, [0, 0, 0, 0], 1, 1));
 }
 
 /// <summary>
@@ -101,4 +106,8 @@ public sealed class SegmentationHead : nn.Module<Tensor, Tensor>
 
     /// <summary>Segmentation logits (N, classes + 1, h, w) from features (N, channels, h, w).</summary>
     public override Tensor forward(Tensor input) => conv2.forward(nn.functional.relu(conv1.forward(input)));
+
+    /// <summary><see cref="forward"/> in an ONNX graph.</summary>
+    internal string ExportOnnx(OnnxGraph graph, string input, string name) =>
+        graph.Conv(graph.Relu(graph.Conv(input, $"{name}.conv1", conv1)), $"{name}.conv2", conv2);
 }

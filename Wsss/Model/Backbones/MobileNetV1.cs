@@ -2,6 +2,7 @@ using System.Globalization;
 using TorchSharp;
 using TorchSharp.Utils;
 using Wsss.Model.Layers;
+using Wsss.Onnx;
 using static TorchSharp.torch;
 
 namespace Wsss.Model;
@@ -16,12 +17,12 @@ namespace Wsss.Model;
 /// DeepLab: at output stride 8, conv_dw_6 keeps dilation 1, conv_dw_7..12 use 2 and conv_dw_13 uses 4.
 /// Input: RGB as v / 127.5 - 1.
 /// </summary>
-public sealed class MobileNetV1 : Backbone
+public sealed class MobileNetV1 : Backbone, IOnnxExportable
 {
     private static readonly int[] PointwiseFilters = [64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024];
     private static readonly int[] DepthwiseStrides = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1];
 
-    private readonly List<(TfSameConv2d Conv, FreezableBatchNorm2d Bn)> layers = new();
+    private readonly List<(string Name, TfSameConv2d Conv, FreezableBatchNorm2d Bn)> layers = new();
     // Registered as "conv_preds" (Keras' name); without the attribute TorchSharp would register the field a second time,
     // as "classifier", once this network is registered in a parent such as RrmNetwork.
     [ComponentName(Name = "conv_preds")]
@@ -115,7 +116,7 @@ public sealed class MobileNetV1 : Backbone
     public override Tensor forward(Tensor input)
     {
         Tensor x = input;
-        foreach (var (conv, bn) in layers)
+        foreach (var (_, conv, bn) in layers)
         {
             if (bn.Frozen && conv.Bias is null)
             {
@@ -158,11 +159,29 @@ public sealed class MobileNetV1 : Backbone
         return nn.functional.softmax(logits.reshape(logits.shape[0], -1), 1);
     }
 
+    /// <summary>
+    /// Every layer as forward runs it in evaluation mode: the BatchNorm folded into the convolution with the same tensor
+    /// operations (so the exported weights are the very ones forward uses), TensorFlow 'same' padding (a Pad node computed
+    /// from the input size where the padding can be asymmetric, that is for strided layers), dilation, ReLU6.
+    /// </summary>
+    string IOnnxExportable.ExportOnnx(OnnxGraph graph, string input, string name)
+    {
+        string x = input;
+        foreach (var (layer, conv, bn) in layers)
+        {
+            using var scope = NewDisposeScope();
+            var (weight, bias) = OnnxGraph.Fold(conv.Weight, conv.Bias, bn);
+            x = graph.Clip(conv.ExportOnnx(graph, x, $"{name}.{layer}", weight, bias), 0, 6);
+        }
+
+        return x;
+    }
+
     private void AddLayer(string name, TfSameConv2d conv, long channels)
     {
         register_module(name, conv);
         var bn = new FreezableBatchNorm2d(channels, eps: 1e-3);
         register_module($"{name}_bn", bn);
-        layers.Add((conv, bn));
+        layers.Add((name, conv, bn));
     }
 }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using Wsss.Model.Layers;
+using Wsss.Onnx;
 using static TorchSharp.torch;
 
 namespace Wsss.Model;
@@ -15,7 +16,7 @@ namespace Wsss.Model;
 /// "b6.conv_branch2b2.weight", "bn7.running_var", ...), so converted ImageNet weights load unchanged.
 /// Input: ImageNet mean/std normalisation.
 /// </summary>
-public sealed class ResNet38 : Backbone
+public sealed class ResNet38 : Backbone, IOnnxExportable
 {
     private readonly List<nn.Module<Tensor, Tensor>> blocks = new();
     private readonly Conv2d conv1a;
@@ -71,6 +72,18 @@ public sealed class ResNet38 : Backbone
         return nn.functional.relu(bn7.forward(x));
     }
 
+    /// <summary>conv1a, every block (dropout left out), bn7 and ReLU.</summary>
+    string IOnnxExportable.ExportOnnx(OnnxGraph graph, string input, string name)
+    {
+        string x = graph.Conv(input, $"{name}.conv1a", conv1a);
+        foreach (var (blockName, block) in named_children().Where(c => c.module is WideBlock or BottleneckBlock).Select(c => (c.name, c.module)))
+        {
+            x = ((IOnnxExportable)block).ExportOnnx(graph, x, $"{name}.{blockName}");
+        }
+
+        return graph.Relu(graph.BatchNorm(x, $"{name}.bn7", bn7));
+    }
+
     private void Add(string name, nn.Module<Tensor, Tensor> block)
     {
         register_module(name, block);
@@ -81,7 +94,7 @@ public sealed class ResNet38 : Backbone
     /// Pre-activation basic block: BN-ReLU, then a 3x3 (stride, first dilation) and, after BN-ReLU, a
     /// 3x3 (dilation); the shortcut is the identity, or a 1x1 projection of the pre-activated input.
     /// </summary>
-    private sealed class WideBlock : nn.Module<Tensor, Tensor>
+    private sealed class WideBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         // The component names are the registered (reference) names: TorchSharp registers a module's fields again, under
         // their C# names, when the module itself is registered in a parent, which doubled every entry of the state dict
@@ -123,13 +136,21 @@ public sealed class ResNet38 : Backbone
             var a = nn.functional.relu(bnBranch2b1.forward(convBranch2a.forward(preActivated)));
             return shortcut + convBranch2b1.forward(a);
         }
+
+        public string ExportOnnx(OnnxGraph graph, string input, string name)
+        {
+            string preActivated = graph.Relu(graph.BatchNorm(input, $"{name}.bn_branch2a", bnBranch2a));
+            string shortcut = convBranch1 is null ? input : graph.Conv(preActivated, $"{name}.conv_branch1", convBranch1);
+            string a = graph.Relu(graph.Conv(preActivated, $"{name}.conv_branch2a", convBranch2a, bnBranch2b1));
+            return graph.Add(shortcut, graph.Conv(a, $"{name}.conv_branch2b1", convBranch2b1), $"{name}.add");
+        }
     }
 
     /// <summary>
     /// Pre-activation bottleneck: BN-ReLU, 1x1 to out/4, BN-ReLU-dropout, 3x3 (dilated) to out/2,
     /// BN-ReLU-dropout, 1x1 to out; the shortcut is a 1x1 projection of the pre-activated input.
     /// </summary>
-    private sealed class BottleneckBlock : nn.Module<Tensor, Tensor>
+    private sealed class BottleneckBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         [ComponentName(Name = "bn_branch2a")]
         private readonly FreezableBatchNorm2d bnBranch2a;
@@ -175,6 +196,15 @@ public sealed class ResNet38 : Backbone
             var b = nn.functional.relu(bnBranch2b2.forward(convBranch2b1.forward(nn.functional.dropout2d(a, dropout, training))));
             var c = convBranch2b2.forward(nn.functional.dropout2d(b, dropout, training));
             return shortcut + c;
+        }
+
+        public string ExportOnnx(OnnxGraph graph, string input, string name)
+        {
+            string preActivated = graph.Relu(graph.BatchNorm(input, $"{name}.bn_branch2a", bnBranch2a));
+            string shortcut = graph.Conv(preActivated, $"{name}.conv_branch1", convBranch1);
+            string a = graph.Relu(graph.Conv(preActivated, $"{name}.conv_branch2a", convBranch2a, bnBranch2b1));
+            string b = graph.Relu(graph.Conv(a, $"{name}.conv_branch2b1", convBranch2b1, bnBranch2b2));
+            return graph.Add(shortcut, graph.Conv(b, $"{name}.conv_branch2b2", convBranch2b2), $"{name}.add");
         }
     }
 }

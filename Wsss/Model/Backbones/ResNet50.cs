@@ -2,6 +2,7 @@ using System.Globalization;
 using TorchSharp;
 using TorchSharp.Modules;
 using Wsss.Model.Layers;
+using Wsss.Onnx;
 using static TorchSharp.torch;
 
 namespace Wsss.Model;
@@ -14,7 +15,7 @@ namespace Wsss.Model;
 /// "layer1.0.downsample.1.weight", ...), without the "fc" classifier, whose weights
 /// <see cref="Backbone.LoadWeights"/> reports as unused. Input: ImageNet mean/std normalisation.
 /// </summary>
-public sealed class ResNet50 : Backbone
+public sealed class ResNet50 : Backbone, IOnnxExportable
 {
     private readonly Conv2d conv1;
     private readonly FreezableBatchNorm2d bn1;
@@ -93,8 +94,26 @@ public sealed class ResNet50 : Backbone
         return x;
     }
 
+    /// <summary>conv1 with bn1 folded in, ReLU, the 3x3 stride-2 max pool (padding 1), then every bottleneck.</summary>
+    string IOnnxExportable.ExportOnnx(OnnxGraph graph, string input, string name)
+    {
+        string x = graph.Relu(graph.Conv(input, $"{name}.conv1", conv1, bn1));
+        x = graph.Node("MaxPool", [x], $"{name}.maxpool",
+            OnnxGraph.Attribute("kernel_shape", [3L, 3L]), OnnxGraph.Attribute("strides", [2L, 2L]), OnnxGraph.Attribute("pads", [1L, 1L, 1L, 1L]));
+        for (int s = 0; s < stages.Length; s++)
+        {
+            int b = 0;
+            foreach (var block in stages[s].children())
+            {
+                x = ((IOnnxExportable)block).ExportOnnx(graph, x, $"{name}.layer{s + 1}.{b++}");
+            }
+        }
+
+        return x;
+    }
+
     /// <summary>torchvision's Bottleneck: 1x1, 3x3 (stride, dilation), 1x1 x4, each with BN; ReLU after the sum.</summary>
-    private sealed class Bottleneck : nn.Module<Tensor, Tensor>
+    private sealed class Bottleneck : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         public const long Expansion = 4;
 
@@ -132,6 +151,21 @@ public sealed class ResNet50 : Backbone
             var b3 = bn3.forward(conv3.forward(r2));
             var shortcut = downsample is null ? input : downsample.forward(input);
             return nn.functional.relu(b3 + shortcut);
+        }
+
+        public string ExportOnnx(OnnxGraph graph, string input, string name)
+        {
+            string r1 = graph.Relu(graph.Conv(input, $"{name}.conv1", conv1, bn1));
+            string r2 = graph.Relu(graph.Conv(r1, $"{name}.conv2", conv2, bn2));
+            string b3 = graph.Conv(r2, $"{name}.conv3", conv3, bn3);
+            string shortcut = input;
+            if (downsample is not null)
+            {
+                var parts = downsample.children().ToArray();
+                shortcut = graph.Conv(input, $"{name}.downsample.0", (Conv2d)parts[0], (FreezableBatchNorm2d)parts[1]);
+            }
+
+            return graph.Relu(graph.Add(b3, shortcut, $"{name}.add"));
         }
     }
 }

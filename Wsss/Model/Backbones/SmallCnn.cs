@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using Wsss.Model.Layers;
+using Wsss.Onnx;
 using static TorchSharp.torch;
 
 namespace Wsss.Model;
@@ -11,7 +12,7 @@ namespace Wsss.Model;
 /// and BN): 3->32 (stride 2), 32->64 (stride 2), 64->128 (stride 2), 128->128 (dilation 2), so the
 /// output stride is 8 with 128 channels. Input: ImageNet mean/std normalisation.
 /// </summary>
-public sealed class SmallCnn : Backbone
+public sealed class SmallCnn : Backbone, IOnnxExportable
 {
     private readonly Sequential block1;
     private readonly Sequential block2;
@@ -50,6 +51,19 @@ public sealed class SmallCnn : Backbone
         foreach (var block in new[] { block1, block2, block3, block4 })
         {
             x = nn.functional.relu(block.forward(x));
+        }
+
+        return x;
+    }
+
+    /// <summary>Each block's convolution with its BatchNorm (evaluation mode) folded in, then ReLU.</summary>
+    string IOnnxExportable.ExportOnnx(OnnxGraph graph, string input, string name)
+    {
+        string x = input;
+        foreach (var (block, blockName) in new[] { (block1, "block1"), (block2, "block2"), (block3, "block3"), (block4, "block4") })
+        {
+            var parts = block.children().ToArray();
+            x = graph.Relu(graph.Conv(x, $"{name}.{blockName}.0", (Conv2d)parts[0], (FreezableBatchNorm2d)parts[1]));
         }
 
         return x;

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using Wsss.Model.Layers;
+using Wsss.Onnx;
 using static TorchSharp.torch;
 
 namespace Wsss.Model;
@@ -65,6 +66,29 @@ internal sealed class TfSameConv2d : nn.Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor input) => Forward(input, weight, bias);
+
+    /// <summary>
+    /// This convolution in an ONNX graph with the given weight and bias (a folded BatchNorm): where the 'same' padding
+    /// depends on the input size (stride above 1), a Pad node computes it from the run-time shape, so any height and width
+    /// export exactly; otherwise the constant padding goes into the Conv node, or into a constant Pad when asymmetric.
+    /// </summary>
+    internal string ExportOnnx(OnnxGraph graph, string x, string name, Tensor kernel, Tensor? shift)
+    {
+        if (Stride > 1)
+        {
+            return graph.Conv(graph.TfSamePad(x, KernelSize, Stride, Dilation), name, kernel, shift, Stride, [0, 0, 0, 0], Dilation, Groups);
+        }
+
+        // Stride 1: the total is (k - 1) * d whatever the size.
+        var (before, after) = SamePadding(1, KernelSize, 1, Dilation);
+        if (before == after)
+        {
+            return graph.Conv(x, name, kernel, shift, 1, [before, before, before, before], Dilation, Groups);
+        }
+
+        string padded = graph.Node("Pad", [x, graph.Int64s(0, 0, before, before, 0, 0, after, after)], name + "_pad", OnnxGraph.Attribute("mode", "constant"));
+        return graph.Conv(padded, name, kernel, shift, 1, [0, 0, 0, 0], Dilation, Groups);
+    }
 
     /// <summary>The same convolution with another weight and bias of this layer's shapes (a folded BatchNorm).</summary>
     internal Tensor Forward(Tensor input, Tensor kernel, Tensor? shift)

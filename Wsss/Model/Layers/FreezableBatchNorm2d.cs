@@ -49,7 +49,9 @@ public sealed class FreezableBatchNorm2d : nn.Module<Tensor, Tensor>
     public double Eps { get; }
 
     /// <summary>Running-statistics momentum.</summary>
-    public double Momentum { get; }
+    /// <remarks>Settable inside the assembly family: with 1, one training-mode forward sets the running statistics to the
+    /// batch's (tests calibrate randomly initialised networks that way).</remarks>
+    public double Momentum { get; internal set; }
 
     /// <summary>Scale ("weight").</summary>
     public Parameter Weight => weight;
@@ -99,6 +101,15 @@ public sealed class FreezableBatchNorm2d : nn.Module<Tensor, Tensor>
             throw new InvalidOperationException("Only a frozen BatchNorm is a fixed affine map.");
         }
 
+        return InferenceAffine();
+    }
+
+    /// <summary>
+    /// The per-channel affine map of this layer in evaluation mode (running statistics), frozen or not: the same
+    /// scale and shift as <see cref="FrozenAffine"/>. The ONNX export folds it into the preceding convolution.
+    /// </summary>
+    internal (Tensor Scale, Tensor Shift) InferenceAffine()
+    {
         using (no_grad())
         {
             var scale = weight * (running_var + Eps).rsqrt();

@@ -1,0 +1,393 @@
+using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Onnx;
+using Wsss.Engine;
+using Wsss.Imaging;
+using Wsss.Inference;
+using Wsss.Model;
+using Wsss.Onnx;
+using static TorchSharp.torch;
+
+namespace Wsss.Tests.Onnx;
+
+/// <summary>
+/// SegmentationModel.ExportOnnx against TorchSharp: each exportable backbone with random weights (small widths and
+/// images, to stay fast) is exported, loaded by ONNX Runtime's CPU session with every graph optimisation on, and run on
+/// five images of different sizes, odd and even (TensorFlow 'same' padding is asymmetric exactly for even sizes, so both
+/// paths of the graph's padding arithmetic run). The probabilities must be within 1e-4 of Predict's single-scale ones
+/// and the argmax must agree on at least 99.9 % of the pixels.
+/// </summary>
+[TestClass]
+public sealed class OnnxExportTests
+{
+    private static readonly (int Height, int Width)[] Sizes = [(33, 47), (40, 40), (57, 31), (64, 50), (29, 76)];
+    private static readonly string[] ClassNames = ["cat", "dog", "person"];
+
+    [TestMethod]
+    public void MobileNetV1_OnnxRuntimeMatchesTorchSharp_OnFiveImageSizes()
+    {
+        using var model = RandomModel(new MobileNetV1(0.25), BackboneKind.MobileNetV1, 0.25);
+        using var dir = TestData.NewTempDirectory();
+        string path = dir.File("mobilenet.onnx");
+        model.ExportOnnx(path);
+        AssertMatches(model, path, "MobileNetV1 0.25");
+
+        // The strided layers (conv1, conv_dw_2, conv_dw_4; at output stride 8 conv_dw_6 and conv_dw_12 keep stride 1 and
+        // dilate what follows) pad by a size-dependent amount, computed in the graph; the stride-1 layers' padding is
+        // constant and sits in the Conv node.
+        var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph;
+        Assert.AreEqual(3, graph.Node.Count(n => n.OpType == "Pad"), "one Pad per strided layer");
+        var pads = graph.Node.Where(n => n.OpType == "Pad").Select(p => graph.Node.Single(c => c.Input.Count > 0 && c.Input[0] == p.Output[0]).Name).ToArray();
+        CollectionAssert.AreEqual(new[] { "backbone.conv1", "backbone.conv_dw_2", "backbone.conv_dw_4" }, pads);
+        Assert.IsTrue(graph.Node.Where(n => n.OpType == "Conv").All(n => n.Attribute.Single(a => a.Name == "pads").Ints.Distinct().Count() == 1), "the Conv nodes pad symmetrically");
+        Assert.AreEqual(0, graph.Node.Count(n => n.OpType == "BatchNormalization"), "MobileNetV1's frozen BatchNorm is folded into its convolutions");
+        var dilations = graph.Node.Where(n => n.OpType == "Conv" && n.Name.StartsWith("backbone.conv_dw_", StringComparison.Ordinal))
+            .ToDictionary(n => n.Name, n => n.Attribute.Single(a => a.Name == "dilations").Ints[0]);
+        Assert.AreEqual(1, dilations["backbone.conv_dw_6"]);
+        Assert.AreEqual(2, dilations["backbone.conv_dw_7"]);
+        Assert.AreEqual(2, dilations["backbone.conv_dw_12"]);
+        Assert.AreEqual(4, dilations["backbone.conv_dw_13"]);
+    }
+
+    [TestMethod]
+    public void ResNet50_OnnxRuntimeMatchesTorchSharp_OnFiveImageSizes()
+    {
+        using var model = RandomModel(new ResNet50(), BackboneKind.ResNet50);
+        using var dir = TestData.NewTempDirectory();
+        string path = dir.File("resnet50.onnx");
+        model.ExportOnnx(path);
+        AssertMatches(model, path, "ResNet-50");
+    }
+
+    [TestMethod]
+    public void ResNet38_OnnxRuntimeMatchesTorchSharp_OnFiveImageSizes()
+    {
+        using var model = RandomModel(new ResNet38(), BackboneKind.ResNet38);
+        using var dir = TestData.NewTempDirectory();
+        string path = dir.File("resnet38.onnx");
+        model.ExportOnnx(path);
+        AssertMatches(model, path, "ResNet-38");
+    }
+
+    [TestMethod]
+    public void SmallCnn_OnnxRuntimeMatchesTorchSharp_OnFiveImageSizes()
+    {
+        using var model = RandomModel(new SmallCnn(), BackboneKind.SmallCnn);
+        using var dir = TestData.NewTempDirectory();
+        string path = dir.File("smallcnn.onnx");
+        model.ExportOnnx(path);
+        AssertMatches(model, path, "SmallCnn");
+    }
+
+    [TestMethod]
+    public void InputFormats_BgraPlanesAndNormalizedInput_GiveTheRgbPlanesProbabilities_WithAFixedBatch()
+    {
+        using var model = RandomModel(new MobileNetV1(0.25), BackboneKind.MobileNetV1, 0.25);
+        using var dir = TestData.NewTempDirectory();
+        var images = new[] { TestImage(35, 42, 1), TestImage(35, 42, 2) };
+        var expected = images.Select(im => model.Predict(im, new PredictionOptions { IncludeProbabilities = true }).Probabilities!).ToArray();
+
+        string bgra = dir.File("bgra.onnx");
+        model.ExportOnnx(bgra, new OnnxExportOptions { InputFormat = OnnxInputFormat.BgraPlanes, BatchSize = 2 });
+        string normalized = dir.File("normalized.onnx");
+        model.ExportOnnx(normalized, new OnnxExportOptions { InputFormat = OnnxInputFormat.Normalized, BatchSize = 2 });
+
+        using (var session = Session(bgra))
+        {
+            Assert.AreEqual(2, session.InputMetadata[OnnxExportOptions.InputName].Dimensions[0], "fixed batch");
+            Assert.AreEqual(4, session.InputMetadata[OnnxExportOptions.InputName].Dimensions[1], "B, G, R, A planes");
+            var input = images.SelectMany(im => Planes(im, bgra: true)).ToArray();
+            float[] output = Run(session, input, [2, 4, 35, 42])[OnnxExportOptions.ProbabilitiesName];
+            AssertBatch(expected, output, "BGRA planes");
+        }
+
+        using (var session = Session(normalized))
+        {
+            float[] input;
+            using (NewDisposeScope())
+            {
+                input = ImageTensors.ToTensor(images, model.Metadata.Normalization, Devices.Cpu).ToArrayFast<float>();
+            }
+
+            float[] output = Run(session, input, [2, 3, 35, 42])[OnnxExportOptions.ProbabilitiesName];
+            AssertBatch(expected, output, "normalised input");
+        }
+    }
+
+    [TestMethod]
+    public void ClassActivationMaps_AreTheModelsScaleOneCams()
+    {
+        using var model = RandomModel(new SmallCnn(), BackboneKind.SmallCnn);
+        using var dir = TestData.NewTempDirectory();
+        string path = dir.File("cams.onnx");
+        model.ExportOnnx(path, new OnnxExportOptions { IncludeClassActivationMaps = true });
+        using var session = Session(path);
+        CollectionAssert.AreEqual(new[] { OnnxExportOptions.ProbabilitiesName, OnnxExportOptions.ClassActivationMapsName }, session.OutputMetadata.Keys.ToArray());
+        var image = TestImage(37, 52, 4);
+        var outputs = Run(session, Planes(image, bgra: false), [1, 3, 37, 52]);
+        float[] expected = model.ClassActivationMaps(image, [0, 1, 2], scales: []);
+        float[] actual = outputs[OnnxExportOptions.ClassActivationMapsName];
+        Assert.HasCount(expected.Length, actual);
+        Assert.IsTrue(expected.Max() > 0.99f, "normalised CAMs reach 1");
+        float maxDiff = expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
+        Assert.IsLessThanOrEqualTo(1e-4f, maxDiff, $"CAM difference {maxDiff}");
+    }
+
+    [TestMethod]
+    public void Metadata_NamesTheClassesNormalisationAndInput_AndTheOpsetIsTheRequestedOne()
+    {
+        using var model = RandomModel(new SmallCnn(), BackboneKind.SmallCnn);
+        using var dir = TestData.NewTempDirectory();
+        string path = dir.File("meta.onnx");
+        model.ExportOnnx(path, new OnnxExportOptions { Opset = 18 });
+        using var session = Session(path);
+        var meta = session.ModelMetadata.CustomMetadataMap;
+        CollectionAssert.AreEqual(ClassNames, JsonSerializer.Deserialize<string[]>(meta["wsss.class_names"]));
+        Assert.AreEqual("wsss-rrm-onnx", meta["wsss.format"]);
+        Assert.AreEqual("SmallCnn", meta["wsss.backbone"]);
+        Assert.AreEqual("RgbPlanes", meta["wsss.input_format"]);
+        Assert.AreEqual(model.Metadata.Normalization.ToJson(), meta["wsss.input_normalization"]);
+        Assert.AreEqual("probabilities", meta["wsss.outputs"]);
+        Assert.AreEqual("Wsss", session.ModelMetadata.ProducerName);
+
+        var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        Assert.AreEqual(18, proto.OpsetImport.Single().Version);
+        Assert.AreEqual(8, proto.IrVersion);
+        var input = proto.Graph.Input.Single();
+        CollectionAssert.AreEqual(new[] { "batch", "", "height", "width" }, input.Type.TensorType.Shape.Dim.Select(d => d.DimParam).ToArray(), "dynamic batch, height and width");
+        Assert.AreEqual(3, input.Type.TensorType.Shape.Dim[1].DimValue);
+        Assert.AreEqual(4, proto.Graph.Output.Single().Type.TensorType.Shape.Dim[1].DimValue, "background + 3 classes");
+    }
+
+    [TestMethod]
+    public void Export_ReplacesAnExistingFileAtomically_AndLeavesNoTemporaryFile()
+    {
+        using var model = RandomModel(new SmallCnn(), BackboneKind.SmallCnn);
+        using var dir = TestData.NewTempDirectory();
+        string path = dir.File("model.onnx");
+        File.WriteAllText(path, "old contents");
+        model.ExportOnnx(path);
+        CollectionAssert.AreEqual(new[] { "model.onnx" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName).ToArray());
+        Assert.AreEqual("Wsss", ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).ProducerName);
+
+        // A failed export (bad options) leaves the previous file as it was.
+        byte[] before = File.ReadAllBytes(path);
+        Assert.Throws<ArgumentException>(() => model.ExportOnnx(path, new OnnxExportOptions { Opset = 16 }));
+        CollectionAssert.AreEqual(before, File.ReadAllBytes(path));
+    }
+
+    [TestMethod]
+    public void Options_OutOfRange_AreRejectedWithTheOptionsName()
+    {
+        using var model = RandomModel(new SmallCnn(), BackboneKind.SmallCnn);
+        using var dir = TestData.NewTempDirectory();
+        var e1 = Assert.Throws<ArgumentException>(() => model.ExportOnnx(dir.File("a.onnx"), new OnnxExportOptions { Opset = 16 }));
+        StringAssert.Contains(e1.Message, "Opset must be 17 to 21");
+        var e2 = Assert.Throws<ArgumentException>(() => model.ExportOnnx(dir.File("b.onnx"), new OnnxExportOptions { BatchSize = 0 }));
+        StringAssert.Contains(e2.Message, "BatchSize");
+        Assert.IsEmpty(Directory.GetFiles(dir.Path));
+    }
+
+    [TestMethod]
+    public void Export_OfABackboneWithoutExporter_NamesItAndTheExportableOnes()
+    {
+        using var model = new SegmentationModel(new RrmNetwork(new PoolingBackbone(), 2), Metadata(BackboneKind.SmallCnn, 1.0, ["a", "b"]), Devices.Cpu);
+        using var dir = TestData.NewTempDirectory();
+        var e = Assert.Throws<NotSupportedException>(() => model.ExportOnnx(dir.File("x.onnx")));
+        StringAssert.Contains(e.Message, nameof(PoolingBackbone));
+        foreach (string supported in new[] { "SmallCnn", "MobileNetV1", "ResNet38", "ResNet50" })
+        {
+            StringAssert.Contains(e.Message, supported);
+        }
+
+        Assert.IsEmpty(Directory.GetFiles(dir.Path), "nothing is written");
+    }
+
+    /// <summary>
+    /// A network with random weights whose BatchNorm statistics are calibrated on two test images: one training-mode
+    /// forward (no gradients) with momentum 1 makes the running statistics those of the batch. Without it, random features
+    /// are dominated by a spatially constant part and every pixel gets the same class, which tests little.
+    /// </summary>
+    internal static SegmentationModel RandomModel(Backbone backbone, BackboneKind kind, double width = 1.0, int seed = 7)
+    {
+        var network = new RrmNetwork(backbone, ClassNames.Length);
+        Randomize(network, seed);
+        bool frozen = backbone.FrozenBatchNorm;
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            var batch = ImageTensors.ToTensor([TestImage(40, 40, 101), TestImage(40, 40, 102)], backbone.Normalization, Devices.Cpu);
+            var layers = backbone.modules().OfType<Wsss.Model.Layers.FreezableBatchNorm2d>().ToArray();
+            backbone.FrozenBatchNorm = false;
+            backbone.train();
+            Array.ForEach(layers, bn => bn.Momentum = 1.0);
+            backbone.forward(batch);
+            Array.ForEach(layers, bn => bn.Momentum = 0.1);
+            backbone.FrozenBatchNorm = frozen;
+        }
+
+        return new SegmentationModel(network, Metadata(kind, width, ClassNames, backbone.Normalization), Devices.Cpu);
+    }
+
+    /// <summary>
+    /// He-uniform weights from a seeded managed generator: the same network in every run, whatever other tests draw from
+    /// libtorch's global generator at the same time (test classes run in parallel).
+    /// </summary>
+    private static void Randomize(RrmNetwork network, int seed)
+    {
+        var rng = new Random(seed);
+        using (no_grad())
+        {
+            foreach (var p in network.parameters().Where(p => p.dim() == 4))
+            {
+                double bound = Math.Sqrt(6.0 / (p.shape[1] * p.shape[2] * p.shape[3]));
+                var values = new float[p.numel()];
+                for (int i = 0; i < values.Length; i++)
+                {
+                    values[i] = (float)(((rng.NextDouble() * 2) - 1) * bound);
+                }
+
+                p.CopyFromSpan<float>(values);
+            }
+        }
+    }
+
+    private static ModelFileMetadata Metadata(BackboneKind kind, double width, string[] names, InputNormalization? normalization = null) => new()
+    {
+        Backbone = kind, BackboneWidth = width, ClassNames = names, Normalization = normalization ?? InputNormalization.ImageNet,
+    };
+
+    /// <summary>A smooth colour pattern with some noise: structure at several scales, different per seed.</summary>
+    internal static RgbImage TestImage(int height, int width, int seed)
+    {
+        var rng = new Random(seed);
+        double fx = 0.05 + (rng.NextDouble() * 0.3), fy = 0.05 + (rng.NextDouble() * 0.3), phase = rng.NextDouble() * 6;
+        var image = new RgbImage(height, width);
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    double v = 128 + (90 * Math.Sin((fx * x * (c + 1)) + (fy * y) + phase + c)) + rng.Next(-20, 21);
+                    image.Pixels[(((y * width) + x) * 3) + c] = (byte)Math.Clamp(v, 0, 255);
+                }
+            }
+        }
+
+        return image;
+    }
+
+    /// <summary>The image as R, G, B planes (or B, G, R, A with alpha 255) of raw 0-255 values.</summary>
+    internal static float[] Planes(RgbImage image, bool bgra)
+    {
+        int plane = image.Height * image.Width;
+        var data = new float[(bgra ? 4 : 3) * plane];
+        for (int i = 0; i < plane; i++)
+        {
+            for (int c = 0; c < 3; c++)
+            {
+                data[((bgra ? 2 - c : c) * plane) + i] = image.Pixels[(3 * i) + c];
+            }
+
+            if (bgra)
+            {
+                data[(3 * plane) + i] = 255;
+            }
+        }
+
+        return data;
+    }
+
+    private static InferenceSession Session(string path) =>
+        new(path, new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 });
+
+    private static Dictionary<string, float[]> Run(InferenceSession session, float[] input, long[] shape)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(input, shape);
+        using var runOptions = new RunOptions();
+        var names = session.OutputMetadata.Keys.ToArray();
+        using var outputs = session.Run(runOptions, [OnnxExportOptions.InputName], [value], names);
+        return names.Zip(outputs).ToDictionary(p => p.First, p => p.Second.GetTensorDataAsSpan<float>().ToArray());
+    }
+
+    private static void AssertMatches(SegmentationModel model, string path, string what)
+    {
+        using var session = Session(path);
+        float worst = 0;
+        long agree = 0, pixels = 0;
+        int k = model.ClassNames.Count + 1;
+        var classes = new HashSet<int>();
+        for (int i = 0; i < Sizes.Length; i++)
+        {
+            var (h, w) = Sizes[i];
+            var image = TestImage(h, w, 10 + i);
+            float[] expected = model.Predict(image, new PredictionOptions { IncludeProbabilities = true }).Probabilities!;
+            float[] actual = Run(session, Planes(image, bgra: false), [1, 3, h, w])[OnnxExportOptions.ProbabilitiesName];
+            Assert.HasCount(expected.Length, actual, $"{what}, image {h}x{w}: output size");
+            worst = Math.Max(worst, expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max());
+            var (same, count) = ArgmaxAgreement(expected, actual, k);
+            agree += same;
+            pixels += count;
+            classes.UnionWith(Argmax(expected, k));
+        }
+
+        Assert.IsGreaterThan(1, classes.Count, $"{what}: every pixel of every image got one class, which tests little");
+
+        double agreement = (double)agree / pixels;
+        Console.WriteLine($"{what}: max |p_onnx - p_torchsharp| = {worst:E2}, argmax agreement {agreement:P3} over {pixels} pixels of {Sizes.Length} images");
+        Assert.IsLessThanOrEqualTo(1e-4f, worst, $"{what}: probability difference");
+        Assert.IsGreaterThanOrEqualTo(0.999, agreement, $"{what}: argmax agreement");
+    }
+
+    private static void AssertBatch(float[][] expected, float[] actual, string what)
+    {
+        float[] joined = expected.SelectMany(e => e).ToArray();
+        Assert.HasCount(joined.Length, actual, what);
+        float worst = joined.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
+        Assert.IsLessThanOrEqualTo(1e-4f, worst, $"{what}: probability difference");
+    }
+
+    internal static (long Same, long Count) ArgmaxAgreement(float[] a, float[] b, int classes)
+    {
+        var x = Argmax(a, classes);
+        var y = Argmax(b, classes);
+        return (x.Zip(y).Count(p => p.First == p.Second), x.Length);
+    }
+
+    internal static int[] Argmax(float[] probabilities, int classes)
+    {
+        int plane = probabilities.Length / classes;
+        var result = new int[plane];
+        for (int i = 0; i < plane; i++)
+        {
+            for (int c = 1; c < classes; c++)
+            {
+                if (probabilities[(c * plane) + i] > probabilities[(result[i] * plane) + i])
+                {
+                    result[i] = c;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>A backbone of the user's own (average pooling to stride 8): no ONNX exporter.</summary>
+    private sealed class PoolingBackbone : Backbone
+    {
+        public PoolingBackbone()
+            : base(nameof(PoolingBackbone))
+        {
+        }
+
+        public override BackboneKind Kind => BackboneKind.SmallCnn;
+
+        public override long OutputChannels => 3;
+
+        public override InputNormalization Normalization => InputNormalization.ImageNet;
+
+        public override Tensor forward(Tensor input) => nn.functional.avg_pool2d(input, 8, 8, ceil_mode: true);
+    }
+}
