@@ -120,8 +120,71 @@ public sealed class MLNetAdapterTests
         var e2 = Assert.Throws<ArgumentOutOfRangeException>(() => withNumber.Append(ml.Transforms.WeaklySupervisedSegment(wrongType)).GetOutputSchema(SchemaShapeOf(data)));
         StringAssert.Contains(e2.Message, "'Length'");
 
+        // A number where the image should be: the message names the column and every accepted image type.
+        var numberImage = new WeaklySupervisedSegmentationOptions { ImagePathColumnName = "Size" };
+        var e4 = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.Conversion.ConvertType("Size", "Labels", DataKind.Single)
+            .Append(ml.Transforms.WeaklySupervisedSegment(numberImage)).GetOutputSchema(SchemaShapeOf(data)));
+        foreach (string part in new[] { "'Size'", "Single", "Text (a file path)", "Image (an MLImage", "vector of Byte" })
+        {
+            StringAssert.Contains(e4.Message, part);
+        }
+
         var e3 = Assert.Throws<ArgumentOutOfRangeException>(() => model.GetOutputSchema(ml.Data.LoadFromEnumerable(new[] { new { Other = 1f } }).Schema));
         StringAssert.Contains(e3.Message, "'ImagePath'");
+    }
+
+    [TestMethod]
+    public void MLImageInput_LoadImagesThenSegment_TrainsAndPredictsTheMasksOfThePathInput()
+    {
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var viaPaths = ml.Data.CreateEnumerable<MaskRow>(model.Transform(data), reuseRowObject: false).ToList();
+
+        // Training from an MLImage column with the path-trained model's settings gives the same network (training is
+        // a function of the pixels, the seed and the options at one thread), so the same masks.
+        var options = Options();
+        options.ImagePathColumnName = "Photo";
+        options.OutputClassProbabilities = true;
+        var pipeline = ml.Transforms.LoadImages("Photo", imageFolder: null, inputColumnName: "ImagePath")
+            .Append(ml.Transforms.WeaklySupervisedSegment(options));
+        Assert.IsTrue(pipeline.GetOutputSchema(SchemaShapeOf(data)).Any(c => c.Name == "PredictedMask"));
+        var fitted = pipeline.Fit(data);
+        using var segmenter = (WeaklySupervisedSegmentationTransformer)fitted.LastTransformer;
+        var viaImages = ml.Data.CreateEnumerable<MaskRow>(fitted.Transform(data), reuseRowObject: false).ToList();
+        var probabilities = fitted.Transform(data).GetColumn<float[]>("ClassProbabilities").ToList();
+
+        // The prediction step of the path-trained model, given MLImages in the column it reads.
+        var images = ml.Transforms.LoadImages("ImagePath", imageFolder: null, inputColumnName: "ImagePath").Fit(data).Transform(data);
+        Assert.IsInstanceOfType<Microsoft.ML.Transforms.Image.ImageDataViewType>(images.Schema["ImagePath"].Type);
+        var predicted = model.Transform(images).GetColumn<uint[]>("PredictedMask").ToList();
+
+        for (int i = 0; i < rows.Count; i++)
+        {
+            CollectionAssert.AreEqual(viaPaths[i].PredictedMask, viaImages[i].PredictedMask, $"row {i}: trained on MLImages vs on paths");
+            CollectionAssert.AreEqual(viaPaths[i].PredictedMask, predicted[i], $"row {i}: predicted from an MLImage vs from the path");
+
+            // A 3-iteration model may label every pixel background: the probabilities show that the networks are the same.
+            float[] expected = model.Model.Predict(ImageCodec.Decode(rows[i].ImagePath), new Wsss.Inference.PredictionOptions { IncludeProbabilities = true }).Probabilities!;
+            CollectionAssert.AreEqual(expected, probabilities[i], $"row {i}: probabilities of the MLImage-trained network vs the path-trained one");
+        }
+    }
+
+    [TestMethod]
+    public void MLImageConversion_BgraAndRgbaPixels_GiveTheSameRgbImage()
+    {
+        var rgb = new Wsss.Imaging.RgbImage(3, 5);
+        var random = new Random(3);
+        random.NextBytes(rgb.Pixels);
+        byte[] bgra = new byte[3 * 5 * 4], rgba = new byte[3 * 5 * 4];
+        for (int i = 0; i < 15; i++)
+        {
+            (bgra[4 * i], bgra[(4 * i) + 1], bgra[(4 * i) + 2], bgra[(4 * i) + 3]) = (rgb.Pixels[(3 * i) + 2], rgb.Pixels[(3 * i) + 1], rgb.Pixels[3 * i], 255);
+            (rgba[4 * i], rgba[(4 * i) + 1], rgba[(4 * i) + 2], rgba[(4 * i) + 3]) = (rgb.Pixels[3 * i], rgb.Pixels[(3 * i) + 1], rgb.Pixels[(3 * i) + 2], 255);
+        }
+
+        using var a = Microsoft.ML.Data.MLImage.CreateFromPixels(5, 3, Microsoft.ML.Data.MLPixelFormat.Bgra32, bgra);
+        using var b = Microsoft.ML.Data.MLImage.CreateFromPixels(5, 3, Microsoft.ML.Data.MLPixelFormat.Rgba32, rgba);
+        CollectionAssert.AreEqual(rgb.Pixels, Internal.ImageColumn.FromMLImage(a, 0, "x").Pixels, "BGRA");
+        CollectionAssert.AreEqual(rgb.Pixels, Internal.ImageColumn.FromMLImage(b, 0, "x").Pixels, "RGBA");
     }
 
     [TestMethod]

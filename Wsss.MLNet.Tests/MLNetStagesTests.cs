@@ -151,6 +151,30 @@ public sealed class MLNetStagesTests
     }
 
     [TestMethod]
+    public void MLImageInput_SeedsAndMaskPredictionFromLoadImages_EqualThePathInput()
+    {
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var seedsFromPaths = ml.Data.CreateEnumerable<SeedRow>(ml.Transforms.ComputeReliableSeeds(model).Fit(data).Transform(data), false).ToList();
+        var seedsFromImages = ml.Data.CreateEnumerable<SeedRow>(ml.Transforms.LoadImages("Photo", null, "ImagePath")
+            .Append(ml.Transforms.ComputeReliableSeeds(model, new ReliableSeedsTransformOptions { ImageColumnName = "Photo" }))
+            .Fit(data).Transform(data), false).ToList();
+
+        var predictionOptions = new SegmentationPredictionOptions { ImagePathColumnName = "Photo", OutputClassProbabilities = true, Device = DeviceKind.Cpu };
+        var loaded = ml.Transforms.LoadImages("Photo", null, "ImagePath").Fit(data).Transform(data);
+        using var predictor = ml.Transforms.PredictSegmentationMasks(modelPath, predictionOptions).Fit(loaded);
+        var masks = ml.Data.CreateEnumerable<ProbabilityRow>(predictor.Transform(loaded), false).ToList();
+        for (int i = 0; i < rows.Count; i++)
+        {
+            CollectionAssert.AreEqual(seedsFromPaths[i].ClassActivationMaps, seedsFromImages[i].ClassActivationMaps, $"row {i}: CAMs");
+            CollectionAssert.AreEqual(seedsFromPaths[i].ReliableSeeds, seedsFromImages[i].ReliableSeeds, $"row {i}: seeds");
+            CollectionAssert.AreEqual(seedsFromPaths[i].PseudoMask, seedsFromImages[i].PseudoMask, $"row {i}: pseudo mask");
+            var expected = model.Model.Predict(ImageCodec.Decode(rows[i].ImagePath), new PredictionOptions { IncludeProbabilities = true });
+            CollectionAssert.AreEqual(expected.Mask.Labels.Select(b => (uint)b).ToArray(), masks[i].PredictedMask, $"row {i}: mask");
+            CollectionAssert.AreEqual(expected.Probabilities, masks[i].ClassProbabilities, $"row {i}: probabilities");
+        }
+    }
+
+    [TestMethod]
     public void Seeds_SchemaErrorsNameTheColumnAndTheType_AndUnknownLabelsNameTheRow()
     {
         var data = ml.Data.LoadFromEnumerable(rows);

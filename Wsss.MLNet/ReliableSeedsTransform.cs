@@ -13,7 +13,7 @@ namespace Wsss.MLNet;
 /// </summary>
 public sealed class ReliableSeedsTransformOptions
 {
-    /// <summary>Input image column: a text file path, encoded image bytes, or decoded pixels (see <see cref="WeaklySupervisedImageLoadingTransformer"/>). Default "ImagePath".</summary>
+    /// <summary>Input image column: a text file path, an MLImage (from LoadImages), encoded image bytes, or decoded pixels (see <see cref="WeaklySupervisedImageLoadingTransformer"/>). Default "ImagePath".</summary>
     public string ImageColumnName { get; set; } = "ImagePath";
 
     /// <summary>Folder that relative image paths are resolved against. Default null (the current directory).</summary>
@@ -97,7 +97,7 @@ public sealed class ReliableSeedsTransformOptions
 /// |  |  |
 /// | -- | -- |
 /// | Does this estimator need to look at the data to train its parameters? | No (it uses an already trained model) |
-/// | Input column data type | Image: Text (file path), or vector of Byte (encoded image, or decoded RGB pixels with {name}Height/{name}Width). Labels: Text ("cat;dog"), vector of Text, or Key |
+/// | Input column data type | Image: Text (file path), Image (MLImage), or vector of Byte (encoded image, or decoded RGB pixels with {name}Height/{name}Width). Labels: Text ("cat;dog"), vector of Text, or Key |
 /// | Output column data type | ClassActivationMaps: variable vector of Single (C x H x W); ReliableSeeds, PseudoMask: variable vector of UInt32 (H x W); MaskHeight, MaskWidth: Int32 |
 /// | Exportable to ONNX | No |
 /// | Saved by mlContext.Model.Save | No |

@@ -14,7 +14,7 @@ namespace Wsss.MLNet;
 /// |  |  |
 /// | -- | -- |
 /// | Does this estimator need to look at the data to train its parameters? | No (it loads a trained model file) |
-/// | Input column data type | Text (file path), or vector of Byte (encoded image, or decoded RGB pixels with {name}Height/{name}Width) |
+/// | Input column data type | Text (file path), Image (MLImage), or vector of Byte (encoded image, or decoded RGB pixels with {name}Height/{name}Width) |
 /// | Output column data type | PredictedMask: variable vector of UInt32; MaskHeight, MaskWidth: Int32; ClassProbabilities (optional): variable vector of Single |
 /// | Exportable to ONNX | No |
 /// | Saved by mlContext.Model.Save | No: see <c>PredictSegmentationMasksWithCustomMapping</c> for a step that is |

@@ -6,7 +6,7 @@ using Wsss.MLNet.Internal;
 namespace Wsss.MLNet;
 
 /// <summary>
-/// Decodes the image of every row (file path or encoded bytes) into RGB pixels: <c>{output}</c> (variable
+/// Decodes the image of every row (file path, encoded bytes or MLImage) into RGB pixels: <c>{output}</c> (variable
 /// vector of Byte, row-major RGB), <c>{output}Height</c> and <c>{output}Width</c> (Int32). The segmentation
 /// steps accept this output as their image column, so a pipeline decodes each image once.
 /// </summary>
@@ -16,7 +16,7 @@ namespace Wsss.MLNet;
 /// |  |  |
 /// | -- | -- |
 /// | Does this estimator need to look at the data to train its parameters? | No |
-/// | Input column data type | Text (file path) or vector of Byte (encoded image) |
+/// | Input column data type | Text (file path), Image (MLImage) or vector of Byte (encoded image) |
 /// | Output column data type | Vector of Byte (RGB pixels), Int32 height and width |
 /// | Exportable to ONNX | No |
 /// ]]></format>

@@ -12,7 +12,7 @@ public static class WeaklySupervisedSegmentationCatalog
     /// "cat;dog") and predicts a class for every pixel.
     /// </summary>
     /// <param name="catalog">The transforms catalog (<c>mlContext.Transforms</c>).</param>
-    /// <param name="imageColumnName">Image column: file path text, or image bytes. Default "ImagePath".</param>
+    /// <param name="imageColumnName">Image column: file path text, an MLImage (LoadImages), or image bytes. Default "ImagePath".</param>
     /// <param name="labelsColumnName">Labels column: text with ';' ',' '|' separators, a vector of text, or keys. Default "Labels".</param>
     /// <param name="predictedMaskColumnName">Output mask column (variable vector of UInt32, row-major). Default "PredictedMask".</param>
     /// <param name="iterations">Training iterations. Default 20000.</param>
@@ -93,7 +93,7 @@ public static class WeaklySupervisedSegmentationCatalog
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="model">A fitted segmentation step (its model is used, not copied; keep it alive while the seeds are read).</param>
-    /// <param name="imageColumnName">Image column: file path text, image bytes, or decoded pixels. Default "ImagePath".</param>
+    /// <param name="imageColumnName">Image column: file path text, an MLImage (LoadImages), image bytes, or decoded pixels. Default "ImagePath".</param>
     /// <param name="labelsColumnName">Labels column: text with ';' ',' '|' separators, a vector of text, or keys, naming classes of the model. Default "Labels".</param>
     /// <returns>The (trivially fitted) estimator; output columns ClassActivationMaps, ReliableSeeds, PseudoMask, MaskHeight, MaskWidth.</returns>
     public static ReliableSeedsEstimator ComputeReliableSeeds(this TransformsCatalog catalog, WeaklySupervisedSegmentationTransformer model,

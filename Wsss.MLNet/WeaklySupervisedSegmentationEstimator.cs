@@ -18,7 +18,7 @@ namespace Wsss.MLNet;
 /// |  |  |
 /// | -- | -- |
 /// | Does this estimator need to look at the data to train its parameters? | Yes |
-/// | Input column data type | Image: Text (file path), or vector of Byte (encoded image, or decoded RGB pixels with {name}Height/{name}Width). Labels: Text ("cat;dog"), vector of Text, or Key |
+/// | Input column data type | Image: Text (file path), Image (MLImage), or vector of Byte (encoded image, or decoded RGB pixels with {name}Height/{name}Width). Labels: Text ("cat;dog"), vector of Text, or Key |
 /// | Output column data type | PredictedMask: variable vector of UInt32; MaskHeight, MaskWidth: Int32; ClassProbabilities (optional): variable vector of Single |
 /// | Exportable to ONNX | No |
 /// | Saved by mlContext.Model.Save | No: use <see cref="WeaklySupervisedSegmentationTransformer.Save(string)"/> |

@@ -7,7 +7,7 @@ namespace Wsss.MLNet;
 /// <summary>Column names and prediction settings of the mask-prediction transform.</summary>
 public class SegmentationPredictionOptions
 {
-    /// <summary>Input image column: a text file path, encoded image bytes, or decoded pixels (see <see cref="WeaklySupervisedImageLoadingTransformer"/>). Default "ImagePath".</summary>
+    /// <summary>Input image column: a text file path, an MLImage (from LoadImages), encoded image bytes, or decoded pixels (see <see cref="WeaklySupervisedImageLoadingTransformer"/>). Default "ImagePath".</summary>
     public string ImagePathColumnName { get; set; } = "ImagePath";
 
     /// <summary>Folder that relative image paths are resolved against. Default null (the current directory).</summary>

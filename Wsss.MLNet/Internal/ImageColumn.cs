@@ -1,14 +1,17 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 using Wsss.Imaging;
 
 namespace Wsss.MLNet.Internal;
 
 /// <summary>
-/// Reads an image from the image column of a row. Three forms are accepted: a text column of file
-/// paths; a byte vector of an encoded file (PNG, JPEG, ...); or the decoded pixels that
+/// Reads an image from the image column of a row. Four forms are accepted: a text column of file
+/// paths; a byte vector of an encoded file (PNG, JPEG, ...); the decoded pixels that
 /// <see cref="WeaklySupervisedImageLoadingTransformer"/> writes (a byte vector, row-major RGB, with
-/// Int32 columns <c>{name}Height</c> and <c>{name}Width</c> beside it).
+/// Int32 columns <c>{name}Height</c> and <c>{name}Width</c> beside it); or an ML.NET image column
+/// (<see cref="MLImage"/>, from <c>mlContext.Transforms.LoadImages</c>, any size, BGRA or RGBA), whose pixels are
+/// used as the image holds them (alpha dropped; ML.NET applies no EXIF orientation).
 /// </summary>
 internal sealed class ImageColumn
 {
@@ -31,13 +34,13 @@ internal sealed class ImageColumn
     public IEnumerable<DataViewSchema.Column> Sources =>
         HeightColumn is { } h && WidthColumn is { } w ? [Column, h, w] : [Column];
 
-    public const string ExpectedType = "Text (a file path), or a vector of Byte (an encoded image, or decoded RGB pixels with Int32 columns {name}Height and {name}Width)";
+    public const string ExpectedType = "Text (a file path), Image (an MLImage, from mlContext.Transforms.LoadImages), or a vector of Byte (an encoded image, or decoded RGB pixels with Int32 columns {name}Height and {name}Width)";
 
     /// <summary>Finds and checks the column; the exception names it and the expected type.</summary>
     public static ImageColumn Bind(DataViewSchema schema, string name, string? baseFolder)
     {
         var column = schema.GetColumnOrNull(name) ?? throw SchemaErrors.Missing(name, ExpectedType);
-        if (column.Type is TextDataViewType)
+        if (column.Type is TextDataViewType or ImageDataViewType)
         {
             return new ImageColumn(column, null, null, baseFolder);
         }
@@ -62,9 +65,9 @@ internal sealed class ImageColumn
             throw SchemaErrors.Missing(name, ExpectedType);
         }
 
-        bool text = column.Kind == SchemaShape.Column.VectorKind.Scalar && column.ItemType is TextDataViewType && !column.IsKey;
+        bool pathOrImage = column.Kind == SchemaShape.Column.VectorKind.Scalar && column.ItemType is (TextDataViewType or ImageDataViewType) && !column.IsKey;
         bool bytes = column.Kind != SchemaShape.Column.VectorKind.Scalar && column.ItemType == NumberDataViewType.Byte && !column.IsKey;
-        if (!text && !bytes)
+        if (!pathOrImage && !bytes)
         {
             throw SchemaErrors.WrongType(name, ExpectedType, SchemaErrors.Describe(column));
         }
@@ -93,6 +96,24 @@ internal sealed class ImageColumn
                 }
 
                 return ImageCodec.Decode(path);
+            };
+        }
+
+        if (Column.Type is ImageDataViewType)
+        {
+            var imageGetter = row.GetGetter<MLImage>(Column);
+            // ML.NET's getters hand out null before the first row; the image step owns the value (it disposes the previous
+            // one on the next call), so the pixels are copied at once.
+            MLImage image = null!;
+            return () =>
+            {
+                imageGetter(ref image);
+                if (image is null || image.Width <= 0 || image.Height <= 0)
+                {
+                    throw new InvalidOperationException($"Row {row.Position}: column '{name}' holds no image (LoadImages could not read it).");
+                }
+
+                return FromMLImage(image, row.Position, name);
             };
         }
 
@@ -132,6 +153,40 @@ internal sealed class ImageColumn
             buffer.CopyTo(data);
             return ImageCodec.Decode(data, $"row {row.Position} of column '{name}'");
         };
+    }
+
+    /// <summary>An MLImage's 32-bit pixels (BGRA or RGBA, rows possibly padded) as row-major RGB.</summary>
+    internal static RgbImage FromMLImage(MLImage image, long row, string column)
+    {
+        int h = image.Height, w = image.Width;
+        ReadOnlySpan<byte> pixels = image.Pixels;
+        int stride = pixels.Length / h;
+        if (stride < w * 4 || pixels.Length % h != 0)
+        {
+            throw new InvalidOperationException($"Row {row}: column '{column}' holds a {w}x{h} MLImage with {pixels.Length} pixel bytes, not 4 per pixel.");
+        }
+
+        (int r, int b) = image.PixelFormat switch
+        {
+            MLPixelFormat.Bgra32 => (2, 0),
+            MLPixelFormat.Rgba32 => (0, 2),
+            _ => throw new InvalidOperationException($"Row {row}: column '{column}' holds an MLImage of pixel format {image.PixelFormat}; Bgra32 or Rgba32 is needed."),
+        };
+        var result = new RgbImage(h, w);
+        byte[] rgb = result.Pixels;
+        for (int y = 0; y < h; y++)
+        {
+            ReadOnlySpan<byte> source = pixels.Slice(y * stride, w * 4);
+            int o = y * w * 3;
+            for (int x = 0; x < w; x++, o += 3)
+            {
+                rgb[o] = source[(4 * x) + r];
+                rgb[o + 1] = source[(4 * x) + 1];
+                rgb[o + 2] = source[(4 * x) + b];
+            }
+        }
+
+        return result;
     }
 }
 
