@@ -22,12 +22,11 @@ namespace Wsss.Tests.Onnx;
 public sealed class OnnxExportTests
 {
     private static readonly (int Height, int Width)[] Sizes = [(33, 47), (40, 40), (57, 31), (64, 50), (29, 76)];
-    private static readonly string[] ClassNames = ["cat", "dog", "person"];
 
     [TestMethod]
     public void MobileNetV1_OnnxRuntimeMatchesTorchSharp_OnFiveImageSizes()
     {
-        using var model = RandomModel(new MobileNetV1(0.25), BackboneKind.MobileNetV1, 0.25);
+        using var model = RandomNetworks.Model(new MobileNetV1(0.25), BackboneKind.MobileNetV1, 0.25);
         using var dir = TestData.NewTempDirectory();
         string path = dir.File("mobilenet.onnx");
         model.ExportOnnx(path);
@@ -53,7 +52,7 @@ public sealed class OnnxExportTests
     [TestMethod]
     public void ResNet50_OnnxRuntimeMatchesTorchSharp_OnFiveImageSizes()
     {
-        using var model = RandomModel(new ResNet50(), BackboneKind.ResNet50);
+        using var model = RandomNetworks.Model(new ResNet50(), BackboneKind.ResNet50);
         using var dir = TestData.NewTempDirectory();
         string path = dir.File("resnet50.onnx");
         model.ExportOnnx(path);
@@ -63,7 +62,7 @@ public sealed class OnnxExportTests
     [TestMethod]
     public void ResNet38_OnnxRuntimeMatchesTorchSharp_OnFiveImageSizes()
     {
-        using var model = RandomModel(new ResNet38(), BackboneKind.ResNet38);
+        using var model = RandomNetworks.Model(new ResNet38(), BackboneKind.ResNet38);
         using var dir = TestData.NewTempDirectory();
         string path = dir.File("resnet38.onnx");
         model.ExportOnnx(path);
@@ -73,7 +72,7 @@ public sealed class OnnxExportTests
     [TestMethod]
     public void SmallCnn_OnnxRuntimeMatchesTorchSharp_OnFiveImageSizes()
     {
-        using var model = RandomModel(new SmallCnn(), BackboneKind.SmallCnn);
+        using var model = RandomNetworks.Model(new SmallCnn(), BackboneKind.SmallCnn);
         using var dir = TestData.NewTempDirectory();
         string path = dir.File("smallcnn.onnx");
         model.ExportOnnx(path);
@@ -83,9 +82,9 @@ public sealed class OnnxExportTests
     [TestMethod]
     public void InputFormats_BgraPlanesAndNormalizedInput_GiveTheRgbPlanesProbabilities_WithAFixedBatch()
     {
-        using var model = RandomModel(new MobileNetV1(0.25), BackboneKind.MobileNetV1, 0.25);
+        using var model = RandomNetworks.Model(new MobileNetV1(0.25), BackboneKind.MobileNetV1, 0.25);
         using var dir = TestData.NewTempDirectory();
-        var images = new[] { TestImage(35, 42, 1), TestImage(35, 42, 2) };
+        var images = new[] { RandomNetworks.Image(35, 42, 1), RandomNetworks.Image(35, 42, 2) };
         var expected = images.Select(im => model.Predict(im, new PredictionOptions { IncludeProbabilities = true }).Probabilities!).ToArray();
 
         string bgra = dir.File("bgra.onnx");
@@ -97,7 +96,7 @@ public sealed class OnnxExportTests
         {
             Assert.AreEqual(2, session.InputMetadata[OnnxExportOptions.InputName].Dimensions[0], "fixed batch");
             Assert.AreEqual(4, session.InputMetadata[OnnxExportOptions.InputName].Dimensions[1], "B, G, R, A planes");
-            var input = images.SelectMany(im => Planes(im, bgra: true)).ToArray();
+            var input = images.SelectMany(im => RandomNetworks.Planes(im, bgra: true)).ToArray();
             float[] output = Run(session, input, [2, 4, 35, 42])[OnnxExportOptions.ProbabilitiesName];
             AssertBatch(expected, output, "BGRA planes");
         }
@@ -118,14 +117,14 @@ public sealed class OnnxExportTests
     [TestMethod]
     public void ClassActivationMaps_AreTheModelsScaleOneCams()
     {
-        using var model = RandomModel(new SmallCnn(), BackboneKind.SmallCnn);
+        using var model = RandomNetworks.Model(new SmallCnn(), BackboneKind.SmallCnn);
         using var dir = TestData.NewTempDirectory();
         string path = dir.File("cams.onnx");
         model.ExportOnnx(path, new OnnxExportOptions { IncludeClassActivationMaps = true });
         using var session = Session(path);
         CollectionAssert.AreEqual(new[] { OnnxExportOptions.ProbabilitiesName, OnnxExportOptions.ClassActivationMapsName }, session.OutputMetadata.Keys.ToArray());
-        var image = TestImage(37, 52, 4);
-        var outputs = Run(session, Planes(image, bgra: false), [1, 3, 37, 52]);
+        var image = RandomNetworks.Image(37, 52, 4);
+        var outputs = Run(session, RandomNetworks.Planes(image, bgra: false), [1, 3, 37, 52]);
         float[] expected = model.ClassActivationMaps(image, [0, 1, 2], scales: []);
         float[] actual = outputs[OnnxExportOptions.ClassActivationMapsName];
         Assert.HasCount(expected.Length, actual);
@@ -137,13 +136,13 @@ public sealed class OnnxExportTests
     [TestMethod]
     public void Metadata_NamesTheClassesNormalisationAndInput_AndTheOpsetIsTheRequestedOne()
     {
-        using var model = RandomModel(new SmallCnn(), BackboneKind.SmallCnn);
+        using var model = RandomNetworks.Model(new SmallCnn(), BackboneKind.SmallCnn);
         using var dir = TestData.NewTempDirectory();
         string path = dir.File("meta.onnx");
         model.ExportOnnx(path, new OnnxExportOptions { Opset = 18 });
         using var session = Session(path);
         var meta = session.ModelMetadata.CustomMetadataMap;
-        CollectionAssert.AreEqual(ClassNames, JsonSerializer.Deserialize<string[]>(meta["wsss.class_names"]));
+        CollectionAssert.AreEqual(RandomNetworks.ClassNames, JsonSerializer.Deserialize<string[]>(meta["wsss.class_names"]));
         Assert.AreEqual("wsss-rrm-onnx", meta["wsss.format"]);
         Assert.AreEqual("SmallCnn", meta["wsss.backbone"]);
         Assert.AreEqual("RgbPlanes", meta["wsss.input_format"]);
@@ -163,7 +162,7 @@ public sealed class OnnxExportTests
     [TestMethod]
     public void Export_ReplacesAnExistingFileAtomically_AndLeavesNoTemporaryFile()
     {
-        using var model = RandomModel(new SmallCnn(), BackboneKind.SmallCnn);
+        using var model = RandomNetworks.Model(new SmallCnn(), BackboneKind.SmallCnn);
         using var dir = TestData.NewTempDirectory();
         string path = dir.File("model.onnx");
         File.WriteAllText(path, "old contents");
@@ -180,7 +179,7 @@ public sealed class OnnxExportTests
     [TestMethod]
     public void Options_OutOfRange_AreRejectedWithTheOptionsName()
     {
-        using var model = RandomModel(new SmallCnn(), BackboneKind.SmallCnn);
+        using var model = RandomNetworks.Model(new SmallCnn(), BackboneKind.SmallCnn);
         using var dir = TestData.NewTempDirectory();
         var e1 = Assert.Throws<ArgumentException>(() => model.ExportOnnx(dir.File("a.onnx"), new OnnxExportOptions { Opset = 16 }));
         StringAssert.Contains(e1.Message, "Opset must be 17 to 21");
@@ -192,7 +191,7 @@ public sealed class OnnxExportTests
     [TestMethod]
     public void Export_OfABackboneWithoutExporter_NamesItAndTheExportableOnes()
     {
-        using var model = new SegmentationModel(new RrmNetwork(new PoolingBackbone(), 2), Metadata(BackboneKind.SmallCnn, 1.0, ["a", "b"]), Devices.Cpu);
+        using var model = new SegmentationModel(new RrmNetwork(new PoolingBackbone(), 2), RandomNetworks.Metadata(BackboneKind.SmallCnn, 1.0, ["a", "b"]), Devices.Cpu);
         using var dir = TestData.NewTempDirectory();
         var e = Assert.Throws<NotSupportedException>(() => model.ExportOnnx(dir.File("x.onnx")));
         StringAssert.Contains(e.Message, nameof(PoolingBackbone));
@@ -202,102 +201,6 @@ public sealed class OnnxExportTests
         }
 
         Assert.IsEmpty(Directory.GetFiles(dir.Path), "nothing is written");
-    }
-
-    /// <summary>
-    /// A network with random weights whose BatchNorm statistics are calibrated on two test images: one training-mode
-    /// forward (no gradients) with momentum 1 makes the running statistics those of the batch. Without it, random features
-    /// are dominated by a spatially constant part and every pixel gets the same class, which tests little.
-    /// </summary>
-    internal static SegmentationModel RandomModel(Backbone backbone, BackboneKind kind, double width = 1.0, int seed = 7)
-    {
-        var network = new RrmNetwork(backbone, ClassNames.Length);
-        Randomize(network, seed);
-        bool frozen = backbone.FrozenBatchNorm;
-        using (no_grad())
-        using (NewDisposeScope())
-        {
-            var batch = ImageTensors.ToTensor([TestImage(40, 40, 101), TestImage(40, 40, 102)], backbone.Normalization, Devices.Cpu);
-            var layers = backbone.modules().OfType<Wsss.Model.Layers.FreezableBatchNorm2d>().ToArray();
-            backbone.FrozenBatchNorm = false;
-            backbone.train();
-            Array.ForEach(layers, bn => bn.Momentum = 1.0);
-            backbone.forward(batch);
-            Array.ForEach(layers, bn => bn.Momentum = 0.1);
-            backbone.FrozenBatchNorm = frozen;
-        }
-
-        return new SegmentationModel(network, Metadata(kind, width, ClassNames, backbone.Normalization), Devices.Cpu);
-    }
-
-    /// <summary>
-    /// He-uniform weights from a seeded managed generator: the same network in every run, whatever other tests draw from
-    /// libtorch's global generator at the same time (test classes run in parallel).
-    /// </summary>
-    private static void Randomize(RrmNetwork network, int seed)
-    {
-        var rng = new Random(seed);
-        using (no_grad())
-        {
-            foreach (var p in network.parameters().Where(p => p.dim() == 4))
-            {
-                double bound = Math.Sqrt(6.0 / (p.shape[1] * p.shape[2] * p.shape[3]));
-                var values = new float[p.numel()];
-                for (int i = 0; i < values.Length; i++)
-                {
-                    values[i] = (float)(((rng.NextDouble() * 2) - 1) * bound);
-                }
-
-                p.CopyFromSpan<float>(values);
-            }
-        }
-    }
-
-    private static ModelFileMetadata Metadata(BackboneKind kind, double width, string[] names, InputNormalization? normalization = null) => new()
-    {
-        Backbone = kind, BackboneWidth = width, ClassNames = names, Normalization = normalization ?? InputNormalization.ImageNet,
-    };
-
-    /// <summary>A smooth colour pattern with some noise: structure at several scales, different per seed.</summary>
-    internal static RgbImage TestImage(int height, int width, int seed)
-    {
-        var rng = new Random(seed);
-        double fx = 0.05 + (rng.NextDouble() * 0.3), fy = 0.05 + (rng.NextDouble() * 0.3), phase = rng.NextDouble() * 6;
-        var image = new RgbImage(height, width);
-        for (int y = 0; y < height; y++)
-        {
-            for (int x = 0; x < width; x++)
-            {
-                for (int c = 0; c < 3; c++)
-                {
-                    double v = 128 + (90 * Math.Sin((fx * x * (c + 1)) + (fy * y) + phase + c)) + rng.Next(-20, 21);
-                    image.Pixels[(((y * width) + x) * 3) + c] = (byte)Math.Clamp(v, 0, 255);
-                }
-            }
-        }
-
-        return image;
-    }
-
-    /// <summary>The image as R, G, B planes (or B, G, R, A with alpha 255) of raw 0-255 values.</summary>
-    internal static float[] Planes(RgbImage image, bool bgra)
-    {
-        int plane = image.Height * image.Width;
-        var data = new float[(bgra ? 4 : 3) * plane];
-        for (int i = 0; i < plane; i++)
-        {
-            for (int c = 0; c < 3; c++)
-            {
-                data[((bgra ? 2 - c : c) * plane) + i] = image.Pixels[(3 * i) + c];
-            }
-
-            if (bgra)
-            {
-                data[(3 * plane) + i] = 255;
-            }
-        }
-
-        return data;
     }
 
     private static InferenceSession Session(string path) =>
@@ -322,15 +225,15 @@ public sealed class OnnxExportTests
         for (int i = 0; i < Sizes.Length; i++)
         {
             var (h, w) = Sizes[i];
-            var image = TestImage(h, w, 10 + i);
+            var image = RandomNetworks.Image(h, w, 10 + i);
             float[] expected = model.Predict(image, new PredictionOptions { IncludeProbabilities = true }).Probabilities!;
-            float[] actual = Run(session, Planes(image, bgra: false), [1, 3, h, w])[OnnxExportOptions.ProbabilitiesName];
+            float[] actual = Run(session, RandomNetworks.Planes(image, bgra: false), [1, 3, h, w])[OnnxExportOptions.ProbabilitiesName];
             Assert.HasCount(expected.Length, actual, $"{what}, image {h}x{w}: output size");
             worst = Math.Max(worst, expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max());
-            var (same, count) = ArgmaxAgreement(expected, actual, k);
+            var (same, count) = RandomNetworks.ArgmaxAgreement(expected, actual, k);
             agree += same;
             pixels += count;
-            classes.UnionWith(Argmax(expected, k));
+            classes.UnionWith(RandomNetworks.Argmax(expected, k));
         }
 
         Assert.IsGreaterThan(1, classes.Count, $"{what}: every pixel of every image got one class, which tests little");
@@ -347,31 +250,6 @@ public sealed class OnnxExportTests
         Assert.HasCount(joined.Length, actual, what);
         float worst = joined.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
         Assert.IsLessThanOrEqualTo(1e-4f, worst, $"{what}: probability difference");
-    }
-
-    internal static (long Same, long Count) ArgmaxAgreement(float[] a, float[] b, int classes)
-    {
-        var x = Argmax(a, classes);
-        var y = Argmax(b, classes);
-        return (x.Zip(y).Count(p => p.First == p.Second), x.Length);
-    }
-
-    internal static int[] Argmax(float[] probabilities, int classes)
-    {
-        int plane = probabilities.Length / classes;
-        var result = new int[plane];
-        for (int i = 0; i < plane; i++)
-        {
-            for (int c = 1; c < classes; c++)
-            {
-                if (probabilities[(c * plane) + i] > probabilities[(result[i] * plane) + i])
-                {
-                    result[i] = c;
-                }
-            }
-        }
-
-        return result;
     }
 
     /// <summary>A backbone of the user's own (average pooling to stride 8): no ONNX exporter.</summary>
