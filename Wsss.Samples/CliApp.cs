@@ -14,6 +14,7 @@ internal static class CliApp
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(EvaluateCommand.Create());
         root.Subcommands.Add(SeedsCommand.Create());
+        root.Subcommands.Add(ExportOnnxCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         return root;

@@ -37,6 +37,22 @@ public sealed class CliEndToEndTests
     }
 
     [TestMethod]
+    public void ExportOnnx_WritesAModelThatOnnxRuntimeRunsLikeTorchSharp()
+    {
+        string fixture = Path.Combine(TestData.RepoRoot, "Wsss.Tests", "Fixtures", "model-v0.1-smallcnn", "smallcnn.safetensors");
+        string output = Path.Combine(root, "export", "smallcnn.onnx");
+        var (code, stdout, stderr) = CliHost.Run("export-onnx", "--model", fixture, "--output", output, "--cams", "--threads", "2");
+        Assert.AreEqual(0, code, stderr);
+        StringAssert.Contains(stdout, "exported SmallCnn");
+        StringAssert.Contains(stdout, "outputs probabilities, cams");
+        StringAssert.Contains(stdout, "check: ONNX Runtime 1.31");
+        var diff = Regex.Match(stdout, @"max \|p diff\| ([0-9.E+-]+)");
+        Assert.IsTrue(diff.Success, stdout);
+        Assert.IsLessThanOrEqualTo(1e-4, double.Parse(diff.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.AreEqual("Wsss", global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(output)).ProducerName);
+    }
+
+    [TestMethod]
     public void TrainWritesTheModelAndCheckpoint()
     {
         Assert.AreEqual(0, train.Code, train.Err);

@@ -149,6 +149,18 @@ public sealed class CliErrorTests
     }
 
     [TestMethod]
+    public void ExportOnnxBadArgumentsAreOneLineFailures()
+    {
+        string model = Path.Combine(TestData.RepoRoot, "Wsss.Tests", "Fixtures", "model-v0.1-smallcnn", "smallcnn.safetensors");
+        string output = Path.Combine(root, "bad.onnx");
+        AssertOneLineFailure(CliHost.Run("export-onnx", "--model", Path.Combine(root, "nope.safetensors"), "--output", output), "model file not found");
+        AssertOneLineFailure(CliHost.Run("export-onnx", "--model", model, "--output", output, "--input-format", "yuv"), "--input-format must be rgb, bgra or normalized");
+        AssertOneLineFailure(CliHost.Run("export-onnx", "--model", model, "--output", output, "--opset", "13"), "Opset must be 17 to 21");
+        AssertOneLineFailure(CliHost.Run("export-onnx", "--model", model, "--output", output, "--batch", "-2"), "--batch");
+        Assert.IsFalse(File.Exists(output), "nothing is written");
+    }
+
+    [TestMethod]
     public void UnknownBenchmarkIsNamed()
     {
         var result = CliHost.Run("bench", "no-such-bench", "--iterations", "3");

@@ -160,6 +160,24 @@ public sealed class OnnxExportTests
     }
 
     [TestMethod]
+    public void EveryOpset_FromTheLowestToTheHighest_RunsWithTheSameProbabilities()
+    {
+        // ReduceMax takes its axes as an attribute before opset 18 and as an input from 18 on.
+        using var model = RandomNetworks.Model(new SmallCnn(), BackboneKind.SmallCnn);
+        using var dir = TestData.NewTempDirectory();
+        var image = RandomNetworks.Image(30, 41, 8);
+        float[] expected = model.Predict(image, new PredictionOptions { IncludeProbabilities = true }).Probabilities!;
+        foreach (int opset in new[] { OnnxExportOptions.MinimumOpset, 18, 19, 20, OnnxExportOptions.MaximumOpset })
+        {
+            string path = dir.File($"opset{opset}.onnx");
+            model.ExportOnnx(path, new OnnxExportOptions { Opset = opset });
+            using var session = Session(path);
+            float[] actual = Run(session, RandomNetworks.Planes(image, bgra: false), [1, 3, 30, 41])[OnnxExportOptions.ProbabilitiesName];
+            Assert.IsLessThanOrEqualTo(1e-4f, expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max(), $"opset {opset}");
+        }
+    }
+
+    [TestMethod]
     public void Export_ReplacesAnExistingFileAtomically_AndLeavesNoTemporaryFile()
     {
         using var model = RandomNetworks.Model(new SmallCnn(), BackboneKind.SmallCnn);

@@ -57,7 +57,7 @@ internal static class OnnxExporter
         string features = backbone.ExportOnnx(graph, x, "backbone");
         string logits = network.Segmentation.ExportOnnx(graph, features, "segmentation");
         string upsampled = graph.ResizeBilinearLike(logits, image, "logits_upsampled");
-        AddOutput(graph, graph.Node("Softmax", [upsampled], "softmax", OnnxGraph.Attribute("axis", 1L)), OnnxExportOptions.ProbabilitiesName);
+        AddOutput(graph, graph.SoftmaxOverChannels(upsampled, "softmax"), OnnxExportOptions.ProbabilitiesName);
         graph.Proto.Output.Add(OnnxGraph.FloatValue(OnnxExportOptions.ProbabilitiesName, batch, network.Classes + 1, "height", "width"));
         var outputs = new List<string> { OnnxExportOptions.ProbabilitiesName };
 
