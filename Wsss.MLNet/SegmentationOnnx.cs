@@ -49,7 +49,8 @@ public static class SegmentationOnnxCatalog
     /// ResizeImages (to <see cref="OnnxSegmentationOptions.ImageWidth"/> x <see cref="OnnxSegmentationOptions.ImageHeight"/>)
     /// -> ExtractPixels (R, G, B planes of raw 0-255 values, column "image") -> ApplyOnnxModel: the exported graph holds the
     /// input normalisation, the network, the upsampling and the softmax. Output column "probabilities" (vector of Single,
-    /// (classes + 1) x height x width, background first), and "cams" when the model was exported with them.
+    /// (classes + 1) x height x width, background first), and "cams" when the model was exported with them. The steps
+    /// also add the columns "{ImageColumnName}Resized" (the resized MLImage) and "image" (the pixel planes).
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="onnxModelPath">A file written by <c>SegmentationModel.ExportOnnx</c> with the default <c>RgbPlanes</c> input.</param>
