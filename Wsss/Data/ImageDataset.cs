@@ -79,7 +79,8 @@ public sealed class FolderDatasetOptions : DatasetOptionsBase
 /// thrown as one <see cref="DatasetException"/> whose lines name the file and line.
 /// <para>Labels CSV format: an optional header row <c>image,labels</c>, then one row per image: the image
 /// (an id / file stem, or a file name relative to the image folder) and its class names separated by
-/// spaces or ';' (the field may be quoted). Lines that are empty or start with '#' are skipped.</para>
+/// spaces or ';' (any white space, '|' and, in a quoted field, ',' separate too). Lines that are empty or start
+/// with '#' are skipped.</para>
 /// </summary>
 public sealed class ImageDataset : IReadOnlyList<DatasetItem>
 {
