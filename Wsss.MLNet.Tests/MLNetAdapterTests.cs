@@ -107,6 +107,51 @@ public sealed class MLNetAdapterTests
     }
 
     [TestMethod]
+    public void EightPredictionEngines_OnePerThread_GiveTheSequentialResults()
+    {
+        // A PredictionEngine is not thread-safe, but engines over one transformer (one shared SegmentationModel) must
+        // be. Probabilities too: a barely trained model may label every pixel background, its probabilities still vary.
+        var options = Options();
+        options.OutputClassProbabilities = true;
+        using var transformer = ml.Transforms.WeaklySupervisedSegment(options).Fit(ml.Data.LoadFromEnumerable(rows));
+        var engineOptions = new PredictionEngineOptions { OwnsTransformer = false };
+        List<ProbabilityRow> sequential;
+        using (var engine = ml.Model.CreatePredictionEngine<InputRow, ProbabilityRow>(transformer, engineOptions))
+        {
+            sequential = rows.Select(r => engine.Predict(r)).ToList();
+        }
+
+        Assert.IsGreaterThan(1, sequential.Select(m => string.Join(",", m.ClassProbabilities)).Distinct().Count(), "the results should depend on the image");
+        const int Threads = 8, Rounds = 3;
+        var mismatches = new System.Collections.Concurrent.ConcurrentBag<string>();
+        int predictions = 0;
+        using var start = new Barrier(Threads);
+        var workers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            using var engine = ml.Model.CreatePredictionEngine<InputRow, ProbabilityRow>(transformer, engineOptions);
+            start.SignalAndWait();
+            for (int round = 0; round < Rounds; round++)
+            {
+                for (int k = 0; k < rows.Count; k++)
+                {
+                    // Each thread walks the rows from another starting point, so different images overlap in time.
+                    int i = (k + t) % rows.Count;
+                    ProbabilityRow r = engine.Predict(rows[i]);
+                    Interlocked.Increment(ref predictions);
+                    if (!r.PredictedMask.SequenceEqual(sequential[i].PredictedMask) || !r.ClassProbabilities.SequenceEqual(sequential[i].ClassProbabilities))
+                    {
+                        mismatches.Add($"thread {t}, round {round}, row {i}");
+                    }
+                }
+            }
+        })).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        Assert.AreEqual(Threads * Rounds * rows.Count, predictions);
+        Assert.IsEmpty(mismatches, $"{mismatches.Count} results differ from the sequential ones: {string.Join("; ", mismatches.Take(5))}");
+    }
+
+    [TestMethod]
     public void SchemaErrors_NameTheColumnAndTheExpectedType()
     {
         var data = ml.Data.LoadFromEnumerable(rows);

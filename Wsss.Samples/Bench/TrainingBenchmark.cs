@@ -24,7 +24,7 @@ namespace Wsss.Samples.Bench;
 /// <para>--allocators: the same measurement in child processes with glibc's default allocator, with
 /// <see cref="TorchEngine.ConfigureAllocator"/>'s mallopt settings, and with jemalloc (LD_PRELOAD).</para>
 /// <para>--memory: a long small run (SmallCnn, 64x64, batch 4, 2,000 steps by default) printing VmRSS every
-/// --report-every steps and its growth between the end of warm-up and the end.</para>
+/// --report-every steps and its growth between the end of warm-up and the end (MB and per cent of the warm RSS).</para>
 /// Usage: training [--backbone mobilenet|resnet38|resnet50|smallcnn] [--width 0.75] [--batch 4] [--crop 321]
 /// [--threads 2] [--steps 10] [--warmup 2] [--synthetic] [--no-pytorch] [--no-reference] [--allocators]
 /// [--allocator default|mallopt] [--memory [--report-every 100]].
@@ -596,7 +596,7 @@ internal static class TrainingBenchmark
         }
 
         Console.WriteLine(FormattableString.Invariant(
-            $"VmRSS after warm-up (step {o.Warmup}) {warmRss:F1} MB, at the end {lastRss:F1} MB: growth {lastRss - warmRss:+0.0;-0.0} MB over {o.Steps - o.Warmup} steps ({(lastRss - warmRss) * 1024 / Math.Max(1, o.Steps - o.Warmup):F2} KB/step); max after warm-up {maxAfterWarm:F1} MB."));
+            $"VmRSS after warm-up (step {o.Warmup}) {warmRss:F1} MB, at the end {lastRss:F1} MB: growth {lastRss - warmRss:+0.0;-0.0} MB ({100 * (lastRss - warmRss) / Math.Max(1e-9, warmRss):+0.00;-0.00} %) over {o.Steps - o.Warmup} steps ({(lastRss - warmRss) * 1024 / Math.Max(1, o.Steps - o.Warmup):F2} KB/step); max after warm-up {maxAfterWarm:F1} MB."));
         Console.WriteLine($"Load average at end: {LoadAverage()}");
         return 0;
     }

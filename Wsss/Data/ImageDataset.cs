@@ -79,7 +79,8 @@ public sealed class FolderDatasetOptions : DatasetOptionsBase
 /// thrown as one <see cref="DatasetException"/> whose lines name the file and line.
 /// <para>Labels CSV format: an optional header row <c>image,labels</c>, then one row per image: the image
 /// (an id / file stem, or a file name relative to the image folder) and its class names separated by
-/// spaces or ';' (the field may be quoted). Lines that are empty or start with '#' are skipped.</para>
+/// spaces or ';' (any white space, '|' and, in a quoted field, ',' separate too). Lines that are empty or start
+/// with '#' are skipped.</para>
 /// </summary>
 public sealed class ImageDataset : IReadOnlyList<DatasetItem>
 {
@@ -89,6 +90,9 @@ public sealed class ImageDataset : IReadOnlyList<DatasetItem>
         "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
         "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
     ];
+
+    private const int MaxFileNameLength = 255;
+    private const int MaxClasses = 254;
 
     private readonly DatasetItem[] _items;
 
@@ -157,6 +161,13 @@ public sealed class ImageDataset : IReadOnlyList<DatasetItem>
                 string id = line.Trim().Split((char[])[' ', '\t'], 2, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? string.Empty;
                 if (id.Length == 0)
                 {
+                    continue;
+                }
+
+                // No file system names a file this long; quoting such an "id" in every message it causes only bloats the error.
+                if (id.Length > MaxFileNameLength)
+                {
+                    problems.Add($"{list}:{lineNo}: an image id of {id.Length} characters is longer than any file name ({MaxFileNameLength}).");
                     continue;
                 }
 
@@ -396,7 +407,7 @@ public sealed class ImageDataset : IReadOnlyList<DatasetItem>
             }
         }
 
-        if (classNames.Count == 0 || classNames.Count > 254)
+        if (classNames.Count == 0 || classNames.Count > MaxClasses)
         {
             throw new ArgumentException($"A dataset needs 1 to 254 classes, got {classNames.Count}.", nameof(classNames));
         }
@@ -421,6 +432,13 @@ public sealed class ImageDataset : IReadOnlyList<DatasetItem>
         if (names.Count == 0)
         {
             throw new DatasetException([$"{csv}: no class names found, and FolderDatasetOptions.ClassNames is not set."]);
+        }
+
+        // The class index takes at most 254 classes (mask values 1..254; 255 is 'ignore'); from a file, too many is a
+        // dataset problem, not an invalid argument.
+        if (names.Count > MaxClasses)
+        {
+            throw new DatasetException([$"{csv}: the labels name {names.Count} different classes; a dataset has at most {MaxClasses} (set FolderDatasetOptions.ClassNames to choose them)."]);
         }
 
         return names.ToArray();
@@ -476,7 +494,14 @@ public sealed class ImageDataset : IReadOnlyList<DatasetItem>
         return result;
     }
 
-    private static string[] SplitLabels(string field) => field.Split((char[])[' ', ';', '\t', '|'], StringSplitOptions.RemoveEmptyEntries);
+    // Any white space separates names (a no-break space too), and so does a comma inside a quoted field: class
+    // names cannot hold either, so a name with one inside could never match a class and, inferred from the file,
+    // made the class list invalid.
+    private static string[] SplitLabels(string field) =>
+        field.Split(LabelSeparators, StringSplitOptions.RemoveEmptyEntries);
+
+    private static readonly char[] LabelSeparators =
+        [.. Enumerable.Range(0, char.MaxValue + 1).Select(c => (char)c).Where(c => char.IsWhiteSpace(c) || c is ';' or '|' or ',')];
 
     private sealed record CsvRow(List<string> Fields, string? Error);
 
@@ -553,7 +578,12 @@ public sealed class ImageDataset : IReadOnlyList<DatasetItem>
         XDocument doc;
         try
         {
-            doc = XDocument.Load(xml, LoadOptions.SetLineInfo);
+            // No DTD: VOC annotations have none, and XDocument.Load would otherwise expand internal entities (a few
+            // hundred bytes of "billion laughs" become 10 million characters) and resolve external ones, pulling
+            // other files' content into the labels and the error messages.
+            var settings = new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null };
+            using var reader = XmlReader.Create(xml, settings);
+            doc = XDocument.Load(reader, LoadOptions.SetLineInfo);
         }
         catch (XmlException e)
         {

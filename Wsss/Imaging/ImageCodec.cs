@@ -85,25 +85,32 @@ public static class ImageCodec
         // Unpremultiplied RGBA without a colour space: the stored colours as they are, whatever the alpha.
         var target = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         int byteCount = width * height * 4;
-        byte[] rgba = ArrayPool<byte>.Shared.Rent(byteCount);
+        // The decode buffer is zeroed native memory that Skia is told is zeroed: pages it never writes are never
+        // touched, so a damaged header that claims a huge image over a few bytes of data costs no memory (a managed
+        // array of the claimed size was allocated in full before the decoder found the data missing).
+        byte* rgba;
         try
         {
-            SKCodecResult decoded;
-            fixed (byte* p = rgba)
-            {
-                decoded = codec.GetPixels(target, (nint)p);
-            }
+            rgba = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)byteCount);
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new ImageFormatException(name, $"the image is too large to decode ({width}x{height} pixels need {byteCount} bytes).", e);
+        }
 
+        try
+        {
+            SKCodecResult decoded = codec.GetPixels(target, (nint)rgba, width * 4, new SKCodecOptions(SKZeroInitialized.Yes));
             if (decoded != SKCodecResult.Success)
             {
                 throw new ImageFormatException(name, DecodeFailure(decoded, codec.EncodedFormat));
             }
 
-            return ToRgb(rgba.AsSpan(0, byteCount), height, width, codec.EncodedOrigin);
+            return ToRgb(new ReadOnlySpan<byte>(rgba, byteCount), height, width, codec.EncodedOrigin);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rgba);
+            System.Runtime.InteropServices.NativeMemory.Free(rgba);
         }
     }
 

@@ -105,6 +105,9 @@ public static class VocPalette
 /// </summary>
 public static class PalettePng
 {
+    /// <summary>The largest expansion deflate can achieve (258-byte matches at about 2 bits each).</summary>
+    private const long MaxDeflateRatio = 1032;
+
     private static ReadOnlySpan<byte> Signature => [137, 80, 78, 71, 13, 10, 26, 10];
 
     private static readonly (int X0, int Y0, int Dx, int Dy)[] Adam7 =
@@ -432,6 +435,13 @@ public static class PalettePng
             throw new ImageFormatException(source, "PNG image data is too large to decode.");
         }
 
+        // Deflate cannot expand data more than 1032-fold, so IDAT bytes bound what they can inflate to. A damaged
+        // IHDR that claims a huge image over a few bytes of data is rejected here, before its buffer is allocated.
+        if (expected > (idat.Length * MaxDeflateRatio) + 1024)
+        {
+            throw new ImageFormatException(source, $"PNG image data is truncated or the header is damaged: {idat.Length} bytes of IDAT cannot inflate to the {expected} bytes that the IHDR size needs.");
+        }
+
         var raw = new byte[expected];
         idat.Position = 0;
         int read;
@@ -440,8 +450,10 @@ public static class PalettePng
             using var z = new ZLibStream(idat, CompressionMode.Decompress, leaveOpen: true);
             read = z.ReadAtLeast(raw, raw.Length, throwOnEndOfStream: false);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
+            // InvalidDataException for most damage, but some of zlib's error codes arrive as System.IO.Compression's
+            // ZLibException, another IOException; reading from a MemoryStream raises no other.
             throw new ImageFormatException(source, $"PNG image data is corrupt (zlib: {e.Message}).", e);
         }
 

@@ -80,7 +80,18 @@ public sealed class SegmentationModel : IDisposable
         Devices.EnsureAvailable(d);
         ModelFile file = ModelFile.Load(path);
         var metadata = file.Metadata;
-        var network = new RrmNetwork(Backbones.Create(metadata.Backbone, metadata.BackboneWidth), metadata.ClassNames.Count);
+        CheckSizeBeforeBuilding(path, file);
+        RrmNetwork network;
+        try
+        {
+            network = new RrmNetwork(Backbones.Create(metadata.Backbone, metadata.BackboneWidth), metadata.ClassNames.Count);
+        }
+        catch (ArgumentException e)
+        {
+            // A width the architecture does not take (SmallCnn at 2, MobileNetV1 at 0.01) is a fault of the file.
+            throw new FileFormatException(path, null, $"its metadata names no buildable network ({metadata.Backbone}, width {metadata.BackboneWidth}): {e.Message}", e);
+        }
+
         try
         {
             var weights = ModelWeights.FromTensors(file.Tensors);
@@ -94,6 +105,32 @@ public sealed class SegmentationModel : IDisposable
 
         network.to(d);
         return new SegmentationModel(network, metadata, d);
+    }
+
+    /// <summary>
+    /// The network is built from the metadata before its weights are compared with the file's, so the sizes that
+    /// metadata implies are checked against the file's own tensors first: a damaged width (MobileNetV1 at 1000) or
+    /// class count would otherwise build gigabytes of parameters from a small file.
+    /// </summary>
+    private static void CheckSizeBeforeBuilding(string path, ModelFile file)
+    {
+        var m = file.Metadata;
+        if (file.TryGetTensor("classifier.weight", out var classifier) && (classifier.Shape.Length == 0 || classifier.Shape[0] != m.ClassNames.Count))
+        {
+            throw new FileFormatException(path, "tensor", "classifier.weight",
+                $"shape [{string.Join(", ", classifier.Shape)}] does not fit the {m.ClassNames.Count} classes of its metadata");
+        }
+
+        if (m.Backbone == BackboneKind.MobileNetV1)
+        {
+            // The widest layer, conv_pw_13, has floor(1024 x width) filters (Keras' rule, as MobileNetV1 builds it).
+            long filters = (long)(1024 * m.BackboneWidth);
+            if (!file.TryGetTensor("backbone.conv_pw_13.weight", out var last) || last.Shape.Length == 0 || last.Shape[0] != filters)
+            {
+                throw new FileFormatException(path, "tensor", "backbone.conv_pw_13.weight",
+                    $"is missing or does not have the {filters} filters of MobileNetV1 at width {m.BackboneWidth} that the metadata names");
+            }
+        }
     }
 
     /// <summary>Segments an image file.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using Wsss.Model;
 using Wsss.Model.Serialization;
@@ -77,7 +78,12 @@ internal static class Checkpoint
             throw new FileFormatException(path, SeedKey, $"was written with seed {Get(SeedKey)}, this training uses {seed}: resuming would not reproduce the run");
         }
 
-        int iteration = int.Parse(Get(IterationKey), CultureInfo.InvariantCulture);
+        // int.Parse would throw FormatException or OverflowException, neither naming the file.
+        if (!int.TryParse(Get(IterationKey), NumberStyles.None, CultureInfo.InvariantCulture, out int iteration))
+        {
+            throw new FileFormatException(path, IterationKey, $"\"{Get(IterationKey)}\" is not a completed iteration count (a whole number >= 0)");
+        }
+
         // Checked here, before anything is restored: TorchSharp's set_rng_state does not catch libtorch's error for a
         // state of the wrong size or type, which then terminates the process instead of raising an exception.
         if (!content.TryGetTensor(RngKey, out TensorData? rng))
@@ -97,6 +103,12 @@ internal static class Checkpoint
                 $"holds {rng.DType.SafetensorsName()} ({string.Join(", ", rng.Shape)}), but libtorch's CPU generator state is {stateBytes} bytes (U8)");
         }
 
+        if (InvalidGeneratorState(rng.Data) is { } invalid)
+        {
+            // libtorch checks these fields too, but its error escapes TorchSharp and aborts the process.
+            throw new FileFormatException(path, RngKey, $"is not a valid mt19937 generator state: {invalid}");
+        }
+
         var model = content.Tensors.Where(t => t.Name.StartsWith("model.", StringComparison.Ordinal))
             .Select(t => new TensorData(t.Name["model.".Length..], t.DType, t.Shape, t.Data));
         try
@@ -114,7 +126,13 @@ internal static class Checkpoint
             foreach (var t in content.Tensors.Where(t => t.Name.StartsWith("optim.", StringComparison.Ordinal)))
             {
                 string key = t.Name["optim.".Length..];
-                state[key] = t.DType == TensorDType.I64 ? tensor(t.AsInt64Array(), t.Shape) : tensor(t.AsFloatArray(), t.Shape);
+                // Written as I64 (the step count) or F32 (momentum buffers); AsFloatArray would throw InvalidOperationException for others.
+                state[key] = t.DType switch
+                {
+                    TensorDType.I64 => tensor(t.AsInt64Array(), t.Shape),
+                    TensorDType.F32 => tensor(t.AsFloatArray(), t.Shape),
+                    _ => throw new FileFormatException(path, t.Name, $"holds {t.DType.SafetensorsName()}; optimiser state is I64 or F32"),
+                };
             }
 
             try
@@ -130,5 +148,30 @@ internal static class Checkpoint
         }
 
         return iteration;
+    }
+
+    /// <summary>
+    /// What libtorch's CPUGeneratorImpl::set_state rejects in a state of the current layout (CPUGeneratorImplState:
+    /// the legacy struct of seed (u64), left (i32), seeded (i32), next (u64), 624 state words (u64), normal_x/_y/_rho
+    /// (f64), normal_is_valid (i32); then a float sample and its flag): mt19937's is_valid() needs seeded, 1 &lt;= left
+    /// &lt;= 624 and next &lt;= 624. Null when the state passes.
+    /// </summary>
+    private static string? InvalidGeneratorState(ReadOnlySpan<byte> state)
+    {
+        const int MersenneStateN = 624;
+        int left = BinaryPrimitives.ReadInt32LittleEndian(state[8..]);
+        int seeded = BinaryPrimitives.ReadInt32LittleEndian(state[12..]);
+        uint next = (uint)BinaryPrimitives.ReadUInt64LittleEndian(state[16..]);
+        if (seeded == 0)
+        {
+            return "it is marked as never seeded";
+        }
+
+        if (left < 1 || left > MersenneStateN)
+        {
+            return $"'left' is {left}, outside 1..{MersenneStateN}";
+        }
+
+        return next > MersenneStateN ? $"'next' is {next}, above {MersenneStateN}" : null;
     }
 }

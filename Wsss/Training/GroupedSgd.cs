@@ -120,7 +120,13 @@ internal sealed class GroupedSgd : IDisposable
             throw new InvalidDataException($"optimiser state '{unknown}' does not belong to these parameter groups.");
         }
 
-        StepCount = saved.TryGetValue("step", out Tensor? step) ? step.to(ScalarType.Int64).item<long>() : 0;
+        if (saved.TryGetValue("step", out Tensor? step) && step.numel() != 1)
+        {
+            // item() would throw ArgumentException for any other count.
+            throw new InvalidDataException($"optimiser state 'step' has {step.numel()} values, not 1.");
+        }
+
+        StepCount = step is null ? 0 : step.to(ScalarType.Int64).item<long>();
     }
 
     public void Dispose() => Optimizer.Dispose();

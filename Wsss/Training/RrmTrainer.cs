@@ -73,6 +73,12 @@ public sealed class RrmTrainer
             };
             using var optimizer = new GroupedSgd(network.ParameterGroups(options.WeightDecay, options.BackboneLearningRateFactor), options.BaseLearningRate, options.Momentum);
             int start = 0;
+            if (options.CheckpointPath is { } path)
+            {
+                // A run killed while writing its checkpoint leaves the temporary file (the checkpoint itself is intact).
+                AtomicFile.DeleteAbandonedTemporaries(path);
+            }
+
             if (options.CheckpointPath is { } cp && options.ResumeFromCheckpoint && File.Exists(cp))
             {
                 start = Checkpoint.Load(cp, metadata, network, optimizer, options.Seed);

@@ -16,6 +16,8 @@ namespace Wsss.Model.Serialization;
 /// </remarks>
 public sealed class TfjsLayersModel
 {
+    private const int MaxShardPathLength = 4096;
+
     private static readonly JsonElement EmptyConfig = CreateEmptyObject();
 
     private readonly Dictionary<string, TensorData> _byName;
@@ -68,10 +70,18 @@ public sealed class TfjsLayersModel
             throw new FileNotFoundException($"TensorFlow.js model file '{modelJsonPath}' does not exist", modelJsonPath);
         }
 
+        byte[] json = File.ReadAllBytes(path);
+        // JsonDocument checks the UTF-8 of strings only when they are read (GetString then throws
+        // InvalidOperationException), so the whole file is checked here, once.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+        {
+            throw new FileFormatException(modelJsonPath, null, "not valid JSON: the file holds invalid UTF-8 bytes");
+        }
+
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllBytes(path));
+            document = JsonDocument.Parse(json);
         }
         catch (JsonException e)
         {
@@ -197,7 +207,15 @@ public sealed class TfjsLayersModel
 
             var specList = specs.EnumerateArray().Select(s => ParseSpec(s, file, groupLabel)).ToList();
             byte[] data = ReadGroup(paths, directory, file, groupLabel, out string shardList);
-            long expected = specList.Sum(s => s.StoredBytes);
+            // Each weight's size fits a long, but their sum need not (Sum would throw OverflowException).
+            long expected = 0;
+            foreach (WeightSpec spec in specList)
+            {
+                expected = spec.StoredBytes > long.MaxValue - expected
+                    ? throw new FileFormatException(file, "", groupLabel, "the group's weights need more bytes than any file holds (shapes overflow)")
+                    : expected + spec.StoredBytes;
+            }
+
             if (data.LongLength != expected)
             {
                 throw new FileFormatException(file, "", groupLabel,
@@ -233,6 +251,18 @@ public sealed class TfjsLayersModel
             }
 
             string relative = p.GetString()!;
+            // No file system takes a path this long; quoting it (twice) in the message would only bloat the error.
+            if (relative.Length > MaxShardPathLength)
+            {
+                throw new FileFormatException(file, "", groupLabel, $"a shard path of {relative.Length} characters is longer than any file path ({MaxShardPathLength})");
+            }
+
+            // Path.GetFullPath throws ArgumentException for an embedded NUL, which no file name can hold.
+            if (relative.Contains('\0', StringComparison.Ordinal))
+            {
+                throw new FileFormatException(file, "", groupLabel, "a shard path holds a NUL character");
+            }
+
             string full = Path.GetFullPath(Path.Combine(directory, relative));
             // The manifest is data: it may only point at files beside model.json or below it.
             if (Path.IsPathRooted(relative) || !full.StartsWith(directory + Path.DirectorySeparatorChar, StringComparison.Ordinal))
