@@ -241,6 +241,63 @@ public sealed class BackboneTests
     }
 
     [TestMethod]
+    [DataRow(18, 8)]
+    [DataRow(18, 32)]
+    [DataRow(50, 16)]
+    public void ResNet_FoldedFrozenBatchNorm_EqualsConvolutionThenBatchNorm(int depth, int outputStride)
+    {
+        // As for MobileNetV1: frozen BatchNorm folded into the convolutions (and ReLUs in place) against the same
+        // network with BatchNorm unfrozen in evaluation mode, values and convolution gradients.
+        using var scope = NewDisposeScope();
+        ResNet net = depth == 18 ? new ResNet18(outputStride: outputStride) : new ResNet50(outputStride: outputStride);
+        using var owner = net;
+        using (no_grad())
+        {
+            foreach (var bn in net.modules().OfType<FreezableBatchNorm2d>())
+            {
+                bn.Weight.uniform_(0.5, 1.5);
+                bn.Bias.normal_(0, 0.5);
+                bn.RunningMean.normal_(0, 0.2);
+                bn.RunningVar.uniform_(0.3, 2.0);
+            }
+        }
+
+        var input = randn([2, 3, 40, 48]);
+        long side = (40 + outputStride - 1) / outputStride, wide = (48 + outputStride - 1) / outputStride;
+        var upstream = randn([2, net.OutputChannels, side, wide]);
+        var convWeights = net.named_parameters().Where(p => p.name.EndsWith("weight", StringComparison.Ordinal) && p.parameter.dim() == 4).ToList();
+
+        (float[] Output, float[][] Grads) Run()
+        {
+            foreach (var (_, p) in convWeights)
+            {
+                p.grad?.zero_();
+            }
+
+            var output = net.forward(input);
+            CollectionAssert.AreEqual(new long[] { 2, net.OutputChannels, side, wide }, output.shape);
+            (output * upstream).sum().backward();
+            return (Floats(output), convWeights.Select(p => Floats(p.parameter.grad!)).ToArray());
+        }
+
+        net.FrozenBatchNorm = true;
+        net.train();
+        var folded = Run();
+        net.FrozenBatchNorm = false;
+        net.eval();
+        var plain = Run();
+        Assert.IsTrue(folded.Output.Any(v => v > 0), "some features are active");
+        // Relative to the largest feature: 50 layers of float32 rounding reach a few 1e-5 of it.
+        double featureScale = plain.Output.Max(Math.Abs);
+        Close(plain.Output.Select(v => v / featureScale).ToArray(), folded.Output.Select(v => (double)v / featureScale).ToArray(), 1e-4, "features");
+        for (int i = 0; i < convWeights.Count; i++)
+        {
+            double scale = Math.Max(1e-3, plain.Grads[i].Max(Math.Abs));
+            Close(plain.Grads[i].Select(v => v / scale).ToArray(), folded.Grads[i].Select(v => (double)v / scale).ToArray(), 1e-4, convWeights[i].name);
+        }
+    }
+
+    [TestMethod]
     public void FrozenBatchNorm_UsesRunningStatisticsInTrainingMode()
     {
         using var scope = NewDisposeScope();

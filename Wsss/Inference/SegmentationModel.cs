@@ -59,10 +59,15 @@ public sealed class SegmentationModel : IDisposable
         Devices.EnsureAvailable(d);
         ModelFile file = ModelFile.Load(path);
         var metadata = file.Metadata;
-        var network = new RrmNetwork(Backbones.Create(metadata.Backbone, metadata.BackboneWidth), metadata.ClassNames.Count);
+        var weights = ModelWeights.FromTensors(file.Tensors);
+        // A ResNet-18 trained from ML.NET's ONNX weights has one block more in layer4 than torchvision's: the tensors say which.
+        var blocks = metadata.Backbone == BackboneKind.ResNet18 ? ResNet.BlocksFromNames(weights.Keys, "backbone.") : null;
+        var backbone = blocks is null
+            ? Backbones.Create(metadata.Backbone, metadata.BackboneWidth)
+            : new ResNet18(blocks: blocks, normalization: metadata.Normalization);
+        var network = new RrmNetwork(backbone, metadata.ClassNames.Count);
         try
         {
-            var weights = ModelWeights.FromTensors(file.Tensors);
             ModelWeights.Load(network, weights);
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException)
