@@ -673,13 +673,15 @@ internal static class TrainingBenchmark
         return null;
     }
 
-    private static BackboneKind ParseBackbone(string text) => text.ToLowerInvariant() switch
+    internal static BackboneKind ParseBackbone(string text) => text.ToLowerInvariant() switch
     {
         "mobilenet" or "mobilenetv1" => BackboneKind.MobileNetV1,
+        "resnet18" => BackboneKind.ResNet18,
         "resnet38" => BackboneKind.ResNet38,
         "resnet50" => BackboneKind.ResNet50,
+        "resnet101" => BackboneKind.ResNet101,
         "smallcnn" => BackboneKind.SmallCnn,
-        _ => throw new ArgumentException($"Unknown backbone '{text}' (mobilenet, resnet38, resnet50, smallcnn)."),
+        _ => throw new ArgumentException($"Unknown backbone '{text}' (mobilenet, resnet18, resnet38, resnet50, resnet101, smallcnn)."),
     };
 
     /// <summary>Runs the callback on the reporting thread (Progress&lt;T&gt; would post it elsewhere).</summary>
