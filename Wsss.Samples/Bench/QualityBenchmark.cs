@@ -533,20 +533,15 @@ internal static class QualityBenchmark
 
         var baseSeeds = options.Seeds;
         var variants = new List<(string Name, ReliableSeedOptions Seeds)> { ("as trained", baseSeeds) };
-        foreach (float high in new[] { 8f, 16f, 32f })
+        foreach (float exponent in new[] { 0.5f, 0.3f, 0.2f })
         {
-            foreach (float percentile in new[] { 0.6f, 0.75f, 0.85f })
+            foreach (float percentile in new[] { 0.6f, 0.85f })
             {
-                foreach (float confidence in new[] { 0.8f, 0.9f, 0.95f })
-                {
-                    variants.Add(($"high {high} pct {percentile} conf {confidence}", baseSeeds with { HighBackgroundPower = high, CamPercentile = percentile, CrfConfidence = confidence }));
-                }
+                variants.Add(($"exponent {exponent} pct {percentile}", baseSeeds with { CamExponent = exponent, CamPercentile = percentile }));
             }
-        }
 
-        foreach (float bg in new[] { 0.5f, 0.65f })
-        {
-            variants.Add(($"bg cam {bg} high 16 pct 0.75 conf 0.9", baseSeeds with { BackgroundCamThreshold = bg, HighBackgroundPower = 16, CamPercentile = 0.75f, CrfConfidence = 0.9f }));
+            variants.Add(($"exponent {exponent} pct 0.6 conf 0.95", baseSeeds with { CamExponent = exponent, CrfConfidence = 0.95f }));
+            variants.Add(($"exponent {exponent} pct 0.6 high 8", baseSeeds with { CamExponent = exponent, HighBackgroundPower = 8 }));
         }
 
         foreach (var (name, seedOptions) in variants)

@@ -146,6 +146,36 @@ public sealed class BackboneTests
     }
 
     [TestMethod]
+    public void ResNet18And101_HaveTorchvisionsShapesAndParameterCounts()
+    {
+        using var r18 = new ResNet18();
+        CollectionAssert.AreEqual(new long[] { 1, 512, 9, 9 }, FeatureShape(r18, 65, 65));
+        var state = r18.state_dict();
+        CollectionAssert.AreEqual(new long[] { 128, 64, 1, 1 }, state["layer2.0.downsample.0.weight"].shape);
+        Assert.IsFalse(state.ContainsKey("layer1.0.downsample.0.weight"), "layer1 keeps 64 channels: identity shortcut");
+        Assert.IsFalse(state.ContainsKey("layer1.0.conv3.weight"), "basic blocks have two convolutions");
+        // torchvision: resnet18 11,689,512 parameters, 513,000 of them in fc; resnet101 44,549,160, 2,049,000 in fc.
+        Assert.AreEqual(11_689_512L - 513_000L, r18.parameters().Sum(p => p.numel()));
+        using var r101 = new ResNet101(outputStride: 16);
+        Assert.AreEqual(44_549_160L - 2_049_000L, r101.parameters().Sum(p => p.numel()));
+        CollectionAssert.AreEqual(new long[] { 1, 2048, 5, 5 }, FeatureShape(r101, 65, 65));
+        using var mlnet = new ResNet18(blocks: ResNet18.MLNetBlocks);
+        Assert.AreEqual(11_689_512L - 513_000L + (2 * 512 * 512 * 9) + (4 * 512), mlnet.parameters().Sum(p => p.numel()));
+        Assert.ThrowsExactly<ArgumentException>(() => new ResNet18(blocks: [2, 2, 2]));
+        Assert.ThrowsExactly<ArgumentException>(() => new ResNet18(outputStride: 4));
+    }
+
+    [TestMethod]
+    public void ResNet_BlocksFromNames_ReadsTheLayout()
+    {
+        using var mlnet = new ResNet18(blocks: ResNet18.MLNetBlocks);
+        CollectionAssert.AreEqual(new[] { 2, 2, 2, 3 }, ResNet.BlocksFromNames(mlnet.state_dict().Keys.Select(k => "backbone." + k), "backbone.")!);
+        using var r50 = new ResNet50();
+        CollectionAssert.AreEqual(new[] { 3, 4, 6, 3 }, ResNet.BlocksFromNames(r50.state_dict().Keys)!);
+        Assert.IsNull(ResNet.BlocksFromNames(["conv1.weight", "layer1.0.conv1.weight"]), "stages missing");
+    }
+
+    [TestMethod]
     public void FrozenBatchNorm_TrainingStepKeepsStatisticsAndAffineParameters()
     {
         using var scope = NewDisposeScope();
