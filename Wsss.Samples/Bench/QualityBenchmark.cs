@@ -516,6 +516,64 @@ internal static class QualityBenchmark
     /// </summary>
     private static void SeedSweep(SegmentationModel model, IReadOnlyList<LabelledImage> images, RrmTrainingOptions options, string sec)
     {
+        var baseSeeds = options.Seeds;
+        var variants = new List<(string Name, ReliableSeedOptions Seeds)> { ("as trained", baseSeeds) };
+        foreach (float low in new[] { 4f, 8f, 16f })
+        {
+            foreach (float percentile in new[] { 0.6f, 0.8f })
+            {
+                foreach (float exponent in new[] { 1f, 0.5f })
+                {
+                    variants.Add(($"low {low} pct {percentile} exponent {exponent}", baseSeeds with { LowBackgroundPower = low, CamPercentile = percentile, CamExponent = exponent }));
+                }
+            }
+        }
+
+        variants.Add(("low 16 pct 0.6 conf 0.9", baseSeeds with { LowBackgroundPower = 16, CrfConfidence = 0.9f }));
+        variants.Add(("low 16 pct 0.6 high 16", baseSeeds with { LowBackgroundPower = 16, HighBackgroundPower = 16 }));
+
+        // With a fixed backbone the classifier never sees the seeds, so the same trained network answers for every
+        // seed setting and every CAM scale set: the CAM scales are tried here too (a few seed settings each).
+        var scaleSets = new List<IReadOnlyList<double>> { options.CamScales };
+        foreach (IReadOnlyList<double> extra in new[] { new[] { 0.5, 1.5 }, new[] { 0.5, 1.5, 2.0 }, new[] { 1.5 } })
+        {
+            if (!scaleSets.Any(set => set.SequenceEqual(extra)))
+            {
+                scaleSets.Add(extra);
+            }
+        }
+
+        for (int set = 0; set < scaleSets.Count; set++)
+        {
+            var scales = scaleSets[set];
+            string scaleName = $"CAM scales 1{string.Concat(scales.Select(v => "," + v.ToString(CultureInfo.InvariantCulture)))}";
+            var cams = SweepCams(model, images, scales);
+            if (set > 0)
+            {
+                double[] thresholds = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3];
+                var best = thresholds.Select(t => (t, CamMatrix(model, images, cams, t).MeanIoU)).MaxBy(x => x.MeanIoU);
+                Row(sec, $"[{scaleName}] CAM baseline (best threshold {best.t.ToString(CultureInfo.InvariantCulture)})", F(best.MeanIoU), string.Empty);
+            }
+
+            foreach (var (name, seedOptions) in set == 0 ? variants : variants.Where(v => v.Name is "as trained" or "low 16 pct 0.6 exponent 1" or "low 8 pct 0.8 exponent 1"))
+            {
+                var matrix = new ConfusionMatrix(model.ClassNames.Count + 1);
+                using var seeds = new ReliableSeeds(seedOptions, options.Threads);
+                for (int i = 0; i < images.Count; i++)
+                {
+                    matrix.Add(images[i].Mask!.Labels, seeds.Compute(images[i].Image, images[i].MultiHot(model.ClassNames.Count), cams[i]));
+                }
+
+                var sq = matrix.SeedQuality;
+                Console.WriteLine(FormattableString.Invariant($"  seed sweep [{scaleName}, {name}]: precision {sq.Precision:F3} coverage {sq.Coverage:F3}"));
+                PrintSeedClasses($"seed sweep [{scaleName}, {name}]", matrix, model.ClassNames);
+                Row(sec, $"seeds [{scaleName}, {name}] P / C", $"{F(sq.Precision)} / {F(sq.Coverage)}", string.Empty);
+            }
+        }
+    }
+
+    private static List<float[]> SweepCams(SegmentationModel model, IReadOnlyList<LabelledImage> images, IReadOnlyList<double> scales)
+    {
         int classes = model.ClassNames.Count;
         var cams = new List<float[]>(images.Count);
         var network = model.Network;
@@ -527,37 +585,40 @@ internal static class QualityBenchmark
             {
                 var input = ImageTensors.ToTensor([item.Image], model.Metadata.Normalization, model.Device);
                 var labels = tensor(item.MultiHot(classes), [1, classes], device: model.Device);
-                cams.Add(network.MultiScaleCam(input, labels, null, options.CamScales).ToArrayFast<float>());
+                cams.Add(network.MultiScaleCam(input, labels, null, scales).ToArrayFast<float>());
             }
         }
 
-        var baseSeeds = options.Seeds;
-        var variants = new List<(string Name, ReliableSeedOptions Seeds)> { ("as trained", baseSeeds) };
-        foreach (float exponent in new[] { 0.5f, 0.3f, 0.2f })
+        return cams;
+    }
+
+    /// <summary>The CAM baseline's masks at background threshold <paramref name="t"/>: argmax over [t, CAMs].</summary>
+    private static ConfusionMatrix CamMatrix(SegmentationModel model, IReadOnlyList<LabelledImage> images, List<float[]> cams, double t)
+    {
+        int classes = model.ClassNames.Count;
+        var matrix = new ConfusionMatrix(classes + 1);
+        for (int n = 0; n < images.Count; n++)
         {
-            foreach (float percentile in new[] { 0.6f, 0.85f })
+            int plane = images[n].Image.Height * images[n].Image.Width;
+            var pred = new byte[plane];
+            for (int i = 0; i < plane; i++)
             {
-                variants.Add(($"exponent {exponent} pct {percentile}", baseSeeds with { CamExponent = exponent, CamPercentile = percentile }));
+                float best = (float)t;
+                for (int c = 0; c < classes; c++)
+                {
+                    float v = cams[n][(c * plane) + i];
+                    if (v > best)
+                    {
+                        best = v;
+                        pred[i] = (byte)(c + 1);
+                    }
+                }
             }
 
-            variants.Add(($"exponent {exponent} pct 0.6 conf 0.95", baseSeeds with { CamExponent = exponent, CrfConfidence = 0.95f }));
-            variants.Add(($"exponent {exponent} pct 0.6 high 8", baseSeeds with { CamExponent = exponent, HighBackgroundPower = 8 }));
+            matrix.Add(images[n].Mask!.Labels, pred);
         }
 
-        foreach (var (name, seedOptions) in variants)
-        {
-            var matrix = new ConfusionMatrix(classes + 1);
-            using var seeds = new ReliableSeeds(seedOptions, options.Threads);
-            for (int i = 0; i < images.Count; i++)
-            {
-                matrix.Add(images[i].Mask!.Labels, seeds.Compute(images[i].Image, images[i].MultiHot(classes), cams[i]));
-            }
-
-            var sq = matrix.SeedQuality;
-            Console.WriteLine(FormattableString.Invariant($"  seed sweep [{name}]: precision {sq.Precision:F3} coverage {sq.Coverage:F3}"));
-            PrintSeedClasses($"seed sweep [{name}]", matrix, model.ClassNames);
-            Row(sec, $"seeds [{name}] P / C", $"{F(sq.Precision)} / {F(sq.Coverage)}", string.Empty);
-        }
+        return matrix;
     }
 
     /// <summary>
