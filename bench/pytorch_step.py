@@ -2,7 +2,8 @@
 """The network part of one RRM training step in PyTorch, for `Wsss.Samples bench training`.
 
 Same network as Wsss (MobileNetV1 at output stride 8 with TensorFlow 'same' padding, frozen
-BatchNorm, ReLU6; RRM's classification head (Dropout2d 0.5, GAP, 1x1 conv, CAM from the same weights)
+BatchNorm, ReLU6; or, with --backbone resnet18, torchvision's ResNet-18 layout at output stride 8, layer3 and
+layer4 dilated 2 and 4, frozen BatchNorm, --blocks per stage (2,2,2,3 is ML.NET's ONNX ResNet-18); RRM's classification head (Dropout2d 0.5, GAP, 1x1 conv, CAM from the same weights)
 and segmentation head (two 3x3 dilation-12 convs)), same step: forward at scale 1, CAM-only forwards
 without gradients at 0.5, 1.5, 2.0, CAM normalisation, classification loss + balanced seeded
 cross-entropy, backward, SGD with the four parameter groups. The CRFs and the energy loss are not
@@ -73,6 +74,57 @@ class MobileNetV1(nn.Module):
         return self.layers(x)
 
 
+class FrozenConvBn(nn.Module):
+    """conv -> BatchNorm with running statistics in both modes and no affine gradient (as RRM, and Wsss)."""
+
+    def __init__(self, cin, cout, k, stride=1, dilation=1):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride, dilation * (k // 2), dilation, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.bn.weight.requires_grad_(False)
+        self.bn.bias.requires_grad_(False)
+
+    def forward(self, x):
+        return F.batch_norm(self.conv(x), self.bn.running_mean, self.bn.running_var, self.bn.weight, self.bn.bias, False, 0.0, 1e-5)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, planes, stride, dilation):
+        super().__init__()
+        self.c1 = FrozenConvBn(cin, planes, 3, stride, dilation)
+        self.c2 = FrozenConvBn(planes, planes, 3, 1, dilation)
+        self.down = FrozenConvBn(cin, planes, 1, stride) if stride != 1 or cin != planes else None
+
+    def forward(self, x):
+        y = self.c2(F.relu(self.c1(x), inplace=True))
+        return F.relu(y + (x if self.down is None else self.down(x)), inplace=True)
+
+
+class ResNet18(nn.Module):
+    """torchvision's layout; below output stride 8 the strides become dilations (the first block of a dilated
+    stage keeps the previous dilation, as torchvision's replace_stride_with_dilation)."""
+
+    def __init__(self, blocks=(2, 2, 2, 2), output_stride=8):
+        super().__init__()
+        self.stem = FrozenConvBn(3, 64, 7, 2)
+        layers, cin, dilation, current = [], 64, 1, 4
+        for i, count in enumerate(blocks):
+            planes, stride, previous = 64 << i, (1 if i == 0 else 2), dilation
+            if stride > 1 and current >= output_stride:
+                dilation, stride = dilation * stride, 1
+            else:
+                current *= stride
+            stage = [BasicBlock(cin, planes, stride, previous)]
+            cin = planes
+            stage += [BasicBlock(cin, planes, 1, dilation) for _ in range(count - 1)]
+            layers.append(nn.Sequential(*stage))
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = cin
+
+    def forward(self, x):
+        return self.layers(F.max_pool2d(F.relu(self.stem(x), inplace=True), 3, 2, 1))
+
+
 class Rrm(nn.Module):
     def __init__(self, backbone, classes):
         super().__init__()
@@ -121,6 +173,8 @@ def seeded_ce(seg, seeds):
 
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument('--backbone', default='mobilenet', choices=['mobilenet', 'resnet18'])
+    p.add_argument('--blocks', default='2,2,2,2', help='ResNet-18 blocks per stage')
     p.add_argument('--width', type=float, default=0.75)
     p.add_argument('--batch', type=int, default=4)
     p.add_argument('--crop', type=int, default=321)
@@ -132,7 +186,8 @@ def main():
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    net = Rrm(MobileNetV1(a.width), a.classes)
+    backbone = MobileNetV1(a.width) if a.backbone == 'mobilenet' else ResNet18(tuple(int(b) for b in a.blocks.split(',')))
+    net = Rrm(backbone, a.classes)
     net.train()
     bb_w, bb_b, hd_w, hd_b = [], [], [], []
     for name, prm in net.named_parameters():

@@ -98,13 +98,13 @@ internal static class TrainingBenchmark
         ApplyAllocator(o.Allocator, o.MmapThresholdMiB);
         var ours = MeasureSteps(o, out var batch, out int classCount);
         Dictionary<string, double>? torch = null;
-        if (o.PyTorch && o.Backbone == BackboneKind.MobileNetV1)
+        if (o.PyTorch && o.Backbone is BackboneKind.MobileNetV1 or BackboneKind.ResNet18)
         {
             torch = RunPyTorch(o);
         }
         else if (o.PyTorch)
         {
-            Console.WriteLine($"(bench/pytorch_step.py implements MobileNetV1 only; no PyTorch column for {o.Backbone}.)");
+            Console.WriteLine($"(bench/pytorch_step.py implements MobileNetV1 and ResNet18 only; no PyTorch column for {o.Backbone}.)");
         }
 
         Console.WriteLine();
@@ -203,9 +203,17 @@ internal static class TrainingBenchmark
         };
     }
 
+    /// <summary>
+    /// The ResNet-18 the trainer builds here: ML.NET's ONNX network (2, 2, 2, 3 blocks) when its package is found, as a
+    /// user of the small-dataset recipe trains it, else torchvision's (2, 2, 2, 2) with random weights. PyTorch gets the same.
+    /// </summary>
+    private static IReadOnlyList<int> ResNet18Blocks() => OnnxWeights.FindResNet18() is null ? ResNet18.TorchvisionBlocks : ResNet18.MLNetBlocks;
+
     private static RrmTrainingOptions TrainingOptions(Settings o, int iterations) => new()
     {
         Backbone = o.Backbone,
+        // Only time matters; ResNet18 still takes the packaged network when there is one (ResNet18Blocks).
+        UsePackagedWeights = o.Backbone == BackboneKind.ResNet18 && OnnxWeights.FindResNet18() is not null,
         BackboneWidth = o.Backbone == BackboneKind.MobileNetV1 ? o.Width : 1.0,
         BatchSize = o.Batch,
         CropSize = o.Crop,
@@ -371,7 +379,8 @@ internal static class TrainingBenchmark
         };
         foreach (string a in new[]
                  {
-                     script, "--width", o.Width.ToString(CultureInfo.InvariantCulture), "--batch", o.Batch.ToString(CultureInfo.InvariantCulture),
+                     script, "--backbone", o.Backbone == BackboneKind.ResNet18 ? "resnet18" : "mobilenet", "--blocks", string.Join(",", ResNet18Blocks()),
+                     "--width", o.Width.ToString(CultureInfo.InvariantCulture), "--batch", o.Batch.ToString(CultureInfo.InvariantCulture),
                      "--crop", o.Crop.ToString(CultureInfo.InvariantCulture), "--classes", o.Classes.ToString(CultureInfo.InvariantCulture),
                      "--threads", o.Threads.ToString(CultureInfo.InvariantCulture), "--steps", o.Steps.ToString(CultureInfo.InvariantCulture),
                      "--warmup", o.Warmup.ToString(CultureInfo.InvariantCulture),
@@ -673,13 +682,15 @@ internal static class TrainingBenchmark
         return null;
     }
 
-    private static BackboneKind ParseBackbone(string text) => text.ToLowerInvariant() switch
+    internal static BackboneKind ParseBackbone(string text) => text.ToLowerInvariant() switch
     {
         "mobilenet" or "mobilenetv1" => BackboneKind.MobileNetV1,
+        "resnet18" => BackboneKind.ResNet18,
         "resnet38" => BackboneKind.ResNet38,
         "resnet50" => BackboneKind.ResNet50,
+        "resnet101" => BackboneKind.ResNet101,
         "smallcnn" => BackboneKind.SmallCnn,
-        _ => throw new ArgumentException($"Unknown backbone '{text}' (mobilenet, resnet38, resnet50, smallcnn)."),
+        _ => throw new ArgumentException($"Unknown backbone '{text}' (mobilenet, resnet18, resnet38, resnet50, resnet101, smallcnn)."),
     };
 
     /// <summary>Runs the callback on the reporting thread (Progress&lt;T&gt; would post it elsewhere).</summary>

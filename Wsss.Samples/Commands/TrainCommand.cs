@@ -12,8 +12,17 @@ internal static class TrainCommand
     public static Command Create()
     {
         var defaults = new RrmTrainingOptions();
-        var backbone = new Option<BackboneKind>("--backbone") { Description = "Backbone: SmallCnn (from scratch), MobileNetV1, ResNet38 or ResNet50. Default MobileNetV1.", DefaultValueFactory = _ => defaults.Backbone };
-        var weights = new Option<string?>("--weights") { Description = "Pretrained backbone weights: a TensorFlow.js model.json (MobileNetV1) or a safetensors file with the backbone's parameter names." };
+        var small = RrmRecipe.SmallDataset();
+        var recipe = new Option<string>("--recipe")
+        {
+            Description = $"Starting settings: {RrmRecipe.ReferenceName} (RRM's: 20,000 iterations, fine-tuned backbone) or {RrmRecipe.SmallDatasetName} " +
+                          $"(tens to hundreds of images: {small.Backbone} with ML.NET's ImageNet weights kept fixed, {small.Iterations} iterations, crop {small.CropSize}; see docs/QUALITY.md). " +
+                          "Options given explicitly override the recipe's values. Default reference.",
+            DefaultValueFactory = _ => RrmRecipe.ReferenceName,
+        };
+        recipe.AcceptOnlyFromAmong([.. RrmRecipe.Names]);
+        var backbone = new Option<BackboneKind>("--backbone") { Description = "Backbone: SmallCnn (from scratch), MobileNetV1, ResNet18, ResNet38, ResNet50 or ResNet101. Default MobileNetV1 (small-dataset: ResNet18).", DefaultValueFactory = _ => defaults.Backbone };
+        var weights = new Option<string?>("--weights") { Description = "Pretrained backbone weights: a TensorFlow.js model.json (MobileNetV1), ML.NET's ResNet-18 .onnx, a torchvision .pth (ResNet18/50/101) or a safetensors file with the backbone's parameter names. ResNet18 without it takes ML.NET's packaged ONNX weights." };
         var width = new Option<double>("--width") { Description = "MobileNetV1 width multiplier (1.0, 0.75, 0.5, 0.25); must match --weights. Default 1.0.", DefaultValueFactory = _ => defaults.BackboneWidth };
         var iterations = new Option<int>("--iterations") { Description = $"Training iterations (one batch each). Default {defaults.Iterations}.", DefaultValueFactory = _ => defaults.Iterations };
         var batch = new Option<int>("--batch") { Description = $"Images per batch. Default {defaults.BatchSize}.", DefaultValueFactory = _ => defaults.BatchSize };
@@ -27,7 +36,7 @@ internal static class TrainCommand
         var output = new Option<string>("--output", "-o") { Description = "Model file to write. Default model.safetensors.", DefaultValueFactory = _ => "model.safetensors" };
         var command = new Command("train", "Train RRM on images with image-level labels (a VOC folder or an image folder + labels CSV) and write the model file.")
         {
-            backbone, weights, width, iterations, batch, crop, lr, backboneLr, momentum, warmup, checkpoint, checkpointInterval, output,
+            recipe, backbone, weights, width, iterations, batch, crop, lr, backboneLr, momentum, warmup, checkpoint, checkpointInterval, output,
         };
         var data = DatasetOptions.AddTo(command, withMasks: false, withClasses: true);
         var common = CommonOptions.AddTo(command);
@@ -35,24 +44,31 @@ internal static class TrainCommand
         {
             var settings = common.Read(parse);
             settings.Apply();
-            var options = new RrmTrainingOptions
+            // The recipe's values, then every option the command line names explicitly (its defaults are the reference's).
+            var options = RrmRecipe.Create(parse.GetValue(recipe)!);
+            void Set<T>(Option<T> option, Action<T> apply)
             {
-                Backbone = parse.GetValue(backbone),
-                PretrainedWeightsPath = parse.GetValue(weights),
-                BackboneWidth = parse.GetValue(width),
-                Iterations = parse.GetValue(iterations),
-                BatchSize = parse.GetValue(batch),
-                CropSize = parse.GetValue(crop),
-                BaseLearningRate = parse.GetValue(lr),
-                Momentum = parse.GetValue(momentum),
-                BackboneLearningRateFactor = parse.GetValue(backboneLr),
-                ClassificationWarmupFraction = parse.GetValue(warmup),
-                CheckpointPath = parse.GetValue(checkpoint),
-                CheckpointInterval = parse.GetValue(checkpointInterval),
-                Threads = settings.ThreadCount,
-                Device = settings.Device,
-                Seed = settings.Seed,
-            };
+                if (parse.GetResult(option) is { Implicit: false })
+                {
+                    apply(parse.GetValue(option)!);
+                }
+            }
+
+            Set(backbone, v => options.Backbone = v);
+            Set(weights, v => options.PretrainedWeightsPath = v);
+            Set(width, v => options.BackboneWidth = v);
+            Set(iterations, v => options.Iterations = v);
+            Set(batch, v => options.BatchSize = v);
+            Set(crop, v => options.CropSize = v);
+            Set(lr, v => options.BaseLearningRate = v);
+            Set(momentum, v => options.Momentum = v);
+            Set(backboneLr, v => options.BackboneLearningRateFactor = v);
+            Set(warmup, v => options.ClassificationWarmupFraction = v);
+            options.CheckpointPath = parse.GetValue(checkpoint);
+            options.CheckpointInterval = parse.GetValue(checkpointInterval);
+            options.Threads = settings.ThreadCount;
+            options.Device = settings.Device;
+            options.Seed = settings.Seed;
             if (options.PretrainedWeightsPath is { } w && !File.Exists(w))
             {
                 throw new FileNotFoundException($"--weights: file not found: {Path.GetFullPath(w)}");
@@ -61,7 +77,7 @@ internal static class TrainCommand
             options.Validate();
             string modelPath = Path.GetFullPath(parse.GetValue(output)!);
             var dataset = data.Load(parse);
-            Console.WriteLine($"train: {dataset.Count} images, {dataset.ClassNames.Count} classes, {options.Backbone}{(options.PretrainedWeightsPath is null ? " (random init)" : $" from {options.PretrainedWeightsPath}")}, {options.Iterations} iterations x {options.BatchSize}, crop {options.CropSize}, device {settings.Device}, {settings.ThreadCount} threads");
+            Console.WriteLine($"train: {dataset.Count} images, {dataset.ClassNames.Count} classes, recipe {parse.GetValue(recipe)}, {options.Backbone}{(options.PretrainedWeightsPath is null ? (options.Backbone == BackboneKind.ResNet18 && options.UsePackagedWeights ? " (ML.NET's packaged ImageNet weights)" : " (random init)") : $" from {options.PretrainedWeightsPath}")}, {options.Iterations} iterations x {options.BatchSize}, crop {options.CropSize}, device {settings.Device}, {settings.ThreadCount} threads");
             using var cancel = new CancellationTokenSource();
             using var ctrlC = Cli.CancelOnCtrlC(cancel);
             var clock = Stopwatch.StartNew();

@@ -146,6 +146,36 @@ public sealed class BackboneTests
     }
 
     [TestMethod]
+    public void ResNet18And101_HaveTorchvisionsShapesAndParameterCounts()
+    {
+        using var r18 = new ResNet18();
+        CollectionAssert.AreEqual(new long[] { 1, 512, 9, 9 }, FeatureShape(r18, 65, 65));
+        var state = r18.state_dict();
+        CollectionAssert.AreEqual(new long[] { 128, 64, 1, 1 }, state["layer2.0.downsample.0.weight"].shape);
+        Assert.IsFalse(state.ContainsKey("layer1.0.downsample.0.weight"), "layer1 keeps 64 channels: identity shortcut");
+        Assert.IsFalse(state.ContainsKey("layer1.0.conv3.weight"), "basic blocks have two convolutions");
+        // torchvision: resnet18 11,689,512 parameters, 513,000 of them in fc; resnet101 44,549,160, 2,049,000 in fc.
+        Assert.AreEqual(11_689_512L - 513_000L, r18.parameters().Sum(p => p.numel()));
+        using var r101 = new ResNet101(outputStride: 16);
+        Assert.AreEqual(44_549_160L - 2_049_000L, r101.parameters().Sum(p => p.numel()));
+        CollectionAssert.AreEqual(new long[] { 1, 2048, 5, 5 }, FeatureShape(r101, 65, 65));
+        using var mlnet = new ResNet18(blocks: ResNet18.MLNetBlocks);
+        Assert.AreEqual(11_689_512L - 513_000L + (2 * 512 * 512 * 9) + (4 * 512), mlnet.parameters().Sum(p => p.numel()));
+        Assert.ThrowsExactly<ArgumentException>(() => new ResNet18(blocks: [2, 2, 2]));
+        Assert.ThrowsExactly<ArgumentException>(() => new ResNet18(outputStride: 4));
+    }
+
+    [TestMethod]
+    public void ResNet_BlocksFromNames_ReadsTheLayout()
+    {
+        using var mlnet = new ResNet18(blocks: ResNet18.MLNetBlocks);
+        CollectionAssert.AreEqual(new[] { 2, 2, 2, 3 }, ResNet.BlocksFromNames(mlnet.state_dict().Keys.Select(k => "backbone." + k), "backbone.")!);
+        using var r50 = new ResNet50();
+        CollectionAssert.AreEqual(new[] { 3, 4, 6, 3 }, ResNet.BlocksFromNames(r50.state_dict().Keys)!);
+        Assert.IsNull(ResNet.BlocksFromNames(["conv1.weight", "layer1.0.conv1.weight"]), "stages missing");
+    }
+
+    [TestMethod]
     public void FrozenBatchNorm_TrainingStepKeepsStatisticsAndAffineParameters()
     {
         using var scope = NewDisposeScope();
@@ -233,6 +263,63 @@ public sealed class BackboneTests
         Assert.IsTrue(folded.Output.Any(v => v > 0 && v < 6), "some outputs lie inside relu6's linear range");
         Assert.IsTrue(folded.Output.Any(v => v == 6), "some outputs are clamped at 6, so the in-place clamp's gradient is exercised");
         Close(plain.Output.Select(v => (double)v).ToArray(), folded.Output.Select(v => (double)v).ToArray(), 1e-4, "features");
+        for (int i = 0; i < convWeights.Count; i++)
+        {
+            double scale = Math.Max(1e-3, plain.Grads[i].Max(Math.Abs));
+            Close(plain.Grads[i].Select(v => v / scale).ToArray(), folded.Grads[i].Select(v => (double)v / scale).ToArray(), 1e-4, convWeights[i].name);
+        }
+    }
+
+    [TestMethod]
+    [DataRow(18, 8)]
+    [DataRow(18, 32)]
+    [DataRow(50, 16)]
+    public void ResNet_FoldedFrozenBatchNorm_EqualsConvolutionThenBatchNorm(int depth, int outputStride)
+    {
+        // As for MobileNetV1: frozen BatchNorm folded into the convolutions (and ReLUs in place) against the same
+        // network with BatchNorm unfrozen in evaluation mode, values and convolution gradients.
+        using var scope = NewDisposeScope();
+        ResNet net = depth == 18 ? new ResNet18(outputStride: outputStride) : new ResNet50(outputStride: outputStride);
+        using var owner = net;
+        using (no_grad())
+        {
+            foreach (var bn in net.modules().OfType<FreezableBatchNorm2d>())
+            {
+                bn.Weight.uniform_(0.5, 1.5);
+                bn.Bias.normal_(0, 0.5);
+                bn.RunningMean.normal_(0, 0.2);
+                bn.RunningVar.uniform_(0.3, 2.0);
+            }
+        }
+
+        var input = randn([2, 3, 40, 48]);
+        long side = (40 + outputStride - 1) / outputStride, wide = (48 + outputStride - 1) / outputStride;
+        var upstream = randn([2, net.OutputChannels, side, wide]);
+        var convWeights = net.named_parameters().Where(p => p.name.EndsWith("weight", StringComparison.Ordinal) && p.parameter.dim() == 4).ToList();
+
+        (float[] Output, float[][] Grads) Run()
+        {
+            foreach (var (_, p) in convWeights)
+            {
+                p.grad?.zero_();
+            }
+
+            var output = net.forward(input);
+            CollectionAssert.AreEqual(new long[] { 2, net.OutputChannels, side, wide }, output.shape);
+            (output * upstream).sum().backward();
+            return (Floats(output), convWeights.Select(p => Floats(p.parameter.grad!)).ToArray());
+        }
+
+        net.FrozenBatchNorm = true;
+        net.train();
+        var folded = Run();
+        net.FrozenBatchNorm = false;
+        net.eval();
+        var plain = Run();
+        Assert.IsTrue(folded.Output.Any(v => v > 0), "some features are active");
+        // Relative to the largest feature: 50 layers of float32 rounding reach a few 1e-5 of it.
+        double featureScale = plain.Output.Max(Math.Abs);
+        Close(plain.Output.Select(v => v / featureScale).ToArray(), folded.Output.Select(v => (double)v / featureScale).ToArray(), 1e-4, "features");
         for (int i = 0; i < convWeights.Count; i++)
         {
             double scale = Math.Max(1e-3, plain.Grads[i].Max(Math.Abs));

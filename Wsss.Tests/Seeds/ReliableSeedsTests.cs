@@ -205,4 +205,28 @@ public sealed class ReliableSeedsTests
         seeds.Options = new ReliableSeedOptions { CamPercentile = 1f };
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => seeds.Compute(BandImage(), BandLabels, BandCams()));
     }
+    [TestMethod]
+    public void CamExponent_EqualsPoweringTheCamsFirst_AndLeavesTheCallersCamsAlone()
+    {
+        var image = BandImage();
+        var cams = BandCams();
+        // Low values in the green band, which the exponent lifts above the background rule's threshold.
+        for (int y = 0; y < H; y++)
+        {
+            for (int x = 10; x < 20; x++)
+            {
+                cams[(1 * H * W) + (y * W) + x] = 0.001f * (x - 9);
+            }
+        }
+
+        var original = (float[])cams.Clone();
+        var powered = cams.Select(v => v > 0 ? MathF.Pow(v, 0.3f) : v).ToArray();
+        using var withExponent = new ReliableSeeds(new ReliableSeedOptions { CamExponent = 0.3f }, 1);
+        using var plain = new ReliableSeeds(new ReliableSeedOptions(), 1);
+        byte[] a = withExponent.Compute(image, BandLabels, cams);
+        CollectionAssert.AreEqual(original, cams, "the caller's CAMs are not modified");
+        CollectionAssert.AreEqual(plain.Compute(image, BandLabels, powered), a);
+        CollectionAssert.AreNotEqual(plain.Compute(image, BandLabels, cams), a, "the exponent changes these seeds");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ReliableSeeds(new ReliableSeedOptions { CamExponent = 0 }).Compute(image, BandLabels, cams));
+    }
 }

@@ -84,7 +84,7 @@ public sealed class SegmentationModel : IDisposable
         RrmNetwork network;
         try
         {
-            network = new RrmNetwork(Backbones.Create(metadata.Backbone, metadata.BackboneWidth), metadata.ClassNames.Count);
+            network = new RrmNetwork(BuildBackbone(file), metadata.ClassNames.Count);
         }
         catch (ArgumentException e)
         {
@@ -131,7 +131,50 @@ public sealed class SegmentationModel : IDisposable
                     $"is missing or does not have the {filters} filters of MobileNetV1 at width {m.BackboneWidth} that the metadata names");
             }
         }
+
+        if (m.Backbone == BackboneKind.ResNet18 && ResNet.BlocksFromNames(TensorNames(file), "backbone.") is { } blocks)
+        {
+            // The block counts come from the tensor names; every block they imply must hold its own weights in the file
+            // (a name such as "backbone.layer4.99999.x" alone would otherwise build a hundred thousand blocks).
+            for (int s = 0; s < blocks.Length; s++)
+            {
+                long planes = 64L << s;
+                for (int b = 0; b < blocks[s]; b++)
+                {
+                    string name = $"backbone.layer{s + 1}.{b}.conv2.weight";
+                    if (!file.TryGetTensor(name, out var conv) || !conv.Shape.SequenceEqual([planes, planes, 3L, 3L]))
+                    {
+                        throw new FileFormatException(path, "tensor", name,
+                            $"is missing or is not the [{planes}, {planes}, 3, 3] weight of the block that the file's tensor names imply ({string.Join("-", blocks)} blocks)");
+                    }
+                }
+            }
+        }
     }
+
+    /// <summary>
+    /// The backbone the metadata names. A ResNet-18 trained from ML.NET's ONNX weights has one block more in layer4 than
+    /// torchvision's: the tensors say which (<see cref="CheckSizeBeforeBuilding"/> has checked that they hold every block).
+    /// </summary>
+    /// <exception cref="ArgumentException">The metadata names no buildable network (a width the architecture does not take).</exception>
+    private static Backbone BuildBackbone(ModelFile file)
+    {
+        var m = file.Metadata;
+        var blocks = m.Backbone == BackboneKind.ResNet18 ? ResNet.BlocksFromNames(TensorNames(file), "backbone.") : null;
+        if (blocks is null)
+        {
+            return Backbones.Create(m.Backbone, m.BackboneWidth);
+        }
+
+        if (m.BackboneWidth != 1.0)
+        {
+            throw new ArgumentException($"{m.Backbone} has no width multiplier (got {m.BackboneWidth}).", nameof(file));
+        }
+
+        return new ResNet18(blocks: blocks, normalization: m.Normalization);
+    }
+
+    private static IEnumerable<string> TensorNames(ModelFile file) => file.Tensors.Select(t => t.Name);
 
     /// <summary>Segments an image file.</summary>
     public SegmentationResult Predict(string imagePath, PredictionOptions? options = null) => Predict(ImageCodec.Decode(imagePath), options);

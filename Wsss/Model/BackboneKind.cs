@@ -9,6 +9,10 @@ public enum BackboneKind
     MobileNetV1,
     /// <summary>Wide ResNet-38, the backbone of the RRM paper.</summary>
     ResNet38,
-    /// <summary>ResNet-50.</summary>
+    /// <summary>ResNet-50 (torchvision's layout).</summary>
     ResNet50,
+    /// <summary>ResNet-18 (torchvision's layout; ImageNet weights from ML.NET's ResNet-18 ONNX package or a torchvision checkpoint).</summary>
+    ResNet18,
+    /// <summary>ResNet-101 (torchvision's layout).</summary>
+    ResNet101,
 }

@@ -22,7 +22,7 @@ public static class ModelWeights
     /// <returns>The names in <paramref name="weights"/> that <paramref name="module"/> does not have, sorted.</returns>
     /// <exception cref="InvalidDataException">
     /// A tensor of the module is missing from <paramref name="weights"/>, or its shape or value count differs;
-    /// the message names every such tensor.
+    /// the message names the first five such tensors in state-dict order and counts the rest.
     /// </exception>
     public static IReadOnlyList<string> Load(nn.Module module, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> weights)
     {
@@ -54,7 +54,11 @@ public static class ModelWeights
 
         if (problems.Count > 0)
         {
-            throw new InvalidDataException($"The weights do not fit {module.GetType().Name}: {string.Join("; ", problems)}.");
+            // In state-dict order, so the first is the first tensor that differs; another architecture's file would
+            // otherwise list hundreds.
+            const int Listed = 5;
+            string more = problems.Count > Listed ? $"; and {problems.Count - Listed} more" : string.Empty;
+            throw new InvalidDataException($"The weights do not fit {module.GetType().Name}: {string.Join("; ", problems.Take(Listed))}{more}.");
         }
 
         using (no_grad())

@@ -27,7 +27,7 @@ internal static class OnnxExporter
     public const string KeyPrefix = "wsss.";
 
     /// <summary>The backbones with an exporter, for the error message of those without.</summary>
-    private static readonly string[] Supported = [nameof(SmallCnn), nameof(MobileNetV1), nameof(ResNet38), nameof(ResNet50)];
+    private static readonly string[] Supported = [nameof(SmallCnn), nameof(MobileNetV1), nameof(ResNet38), nameof(ResNet18), nameof(ResNet50), nameof(ResNet101)];
 
     public static ModelProto Build(RrmNetwork network, ModelFileMetadata metadata, OnnxExportOptions options)
     {

@@ -28,6 +28,7 @@ public sealed class ReliableSeeds : IDisposable
 
     private readonly Lock gate = new();
     private ReliableSeedsCore? core = new();
+    private float[] powered = [];
     private int threads;
 
     /// <summary>Creates the pruning engine (options default to the reference's; threads 0 = all cores).</summary>
@@ -105,9 +106,27 @@ public sealed class ReliableSeeds : IDisposable
         SeedChecks.RequireLength(cams.Length, count * classes * pixels, nameof(cams), "CAM values");
         SeedChecks.RequireLength(output.Length, count * pixels, nameof(output), "output labels");
         SeedParameters p = Options.ToParameters();
+        float exponent = Options.CamExponent;
         lock (gate)
         {
             ReliableSeedsCore seeds = core ?? throw new ObjectDisposedException(nameof(ReliableSeeds));
+            if (exponent != 1f)
+            {
+                // The caller's CAMs stay as they are: the exponent goes into a buffer reused across calls.
+                if (powered.Length < cams.Length)
+                {
+                    powered = new float[cams.Length];
+                }
+
+                for (int i = 0; i < cams.Length; i++)
+                {
+                    float v = cams[i];
+                    powered[i] = v > 0 ? MathF.Pow(v, exponent) : v;
+                }
+
+                cams = powered.AsSpan(0, cams.Length);
+            }
+
             fixed (byte* img = imagesHwc)
             fixed (byte* lab = labels)
             fixed (float* cam = cams)

@@ -99,31 +99,8 @@ public sealed class RrmTrainer
     /// <summary>The RRM network of <paramref name="options"/>: its backbone, with the pretrained weights when a path is set.</summary>
     internal static RrmNetwork BuildNetwork(RrmTrainingOptions options, int classes)
     {
-        Backbone backbone;
-        if (options.PretrainedWeightsPath is { } weights && weights.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-        {
-            if (options.Backbone != BackboneKind.MobileNetV1)
-            {
-                throw new ArgumentException($"A TensorFlow.js model.json holds MobileNetV1 weights, but the backbone is {options.Backbone}.");
-            }
-
-            backbone = TfjsImport.LoadMobileNetV1(weights, frozenBatchNorm: options.FrozenBatchNorm ?? true);
-            if (Math.Abs(((MobileNetV1)backbone).Alpha - options.BackboneWidth) > 1e-9)
-            {
-                double alpha = ((MobileNetV1)backbone).Alpha;
-                backbone.Dispose();
-                throw new ArgumentException($"The MobileNetV1 weights in '{weights}' have width {alpha}, but BackboneWidth is {options.BackboneWidth}.");
-            }
-        }
-        else
-        {
-            backbone = Backbones.Create(options.Backbone, options.BackboneWidth, options.FrozenBatchNorm);
-            if (options.PretrainedWeightsPath is { } st)
-            {
-                ModelWeights.LoadSafetensors(backbone, st);
-            }
-        }
-
+        Backbone backbone = PretrainedBackbone.Load(
+            options.Backbone, options.PretrainedWeightsPath, options.BackboneWidth, options.FrozenBatchNorm, options.UsePackagedWeights);
         if (options.BackboneLearningRateFactor == 0)
         {
             // A backbone that never moves needs no gradients: backward then stops at the heads instead of

@@ -20,10 +20,21 @@ public sealed class RrmTrainingOptions
     public double BackboneWidth { get; set; } = 1.0;
 
     /// <summary>
-    /// Pretrained backbone weights: a TensorFlow.js model.json (MobileNetV1) or a safetensors file with the
-    /// backbone's parameter names. Default null (random initialisation: only sensible for SmallCnn).
+    /// Pretrained backbone weights, by extension (see <see cref="PretrainedBackbone"/>): a TensorFlow.js model.json
+    /// (MobileNetV1), ML.NET's ResNet-18 ONNX file (.onnx), a torchvision state_dict (.pth / .pt: ResNet18, ResNet50,
+    /// ResNet101) or a safetensors file with the backbone's parameter names. Default null: ResNet18 finds ML.NET's
+    /// packaged weights (<see cref="UsePackagedWeights"/>), other backbones start from random weights (only sensible
+    /// for SmallCnn).
     /// </summary>
     public string? PretrainedWeightsPath { get; set; }
+
+    /// <summary>
+    /// Without <see cref="PretrainedWeightsPath"/>, take the ImageNet weights that a referenced package ships: for
+    /// ResNet18 ML.NET's Microsoft.ML.DnnImageFeaturizer.ResNet18 ONNX file, found in the application's output folder
+    /// or the NuGet cache; training fails with how to get it when it is not there. False: random initialisation.
+    /// Default true.
+    /// </summary>
+    public bool UsePackagedWeights { get; set; } = true;
 
     /// <summary>Freeze every BatchNorm (running statistics and affine parameters), as RRM does. Default: the backbone's own default (frozen for pretrained backbones, trained for SmallCnn).</summary>
     public bool? FrozenBatchNorm { get; set; }

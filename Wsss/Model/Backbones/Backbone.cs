@@ -94,6 +94,8 @@ public static class Backbones
             BackboneKind.MobileNetV1 => new MobileNetV1(width, frozenBatchNorm: frozenBatchNorm ?? true),
             BackboneKind.ResNet38 => new ResNet38(frozenBatchNorm ?? true),
             BackboneKind.ResNet50 => new ResNet50(frozenBatchNorm ?? true),
+            BackboneKind.ResNet18 => new ResNet18(frozenBatchNorm ?? true),
+            BackboneKind.ResNet101 => new ResNet101(frozenBatchNorm ?? true),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown backbone"),
         };
     }
