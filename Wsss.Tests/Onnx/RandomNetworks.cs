@@ -19,11 +19,13 @@ internal static class RandomNetworks
     /// A network with random weights whose BatchNorm statistics are calibrated on two test images: one training-mode
     /// forward (no gradients) with momentum 1 makes the running statistics those of the batch. Without it, random features
     /// are dominated by a spatially constant part and every pixel gets the same class, which tests little.
+    /// <paramref name="prepare"/>, if given, changes the random backbone before the calibration.
     /// </summary>
-    public static SegmentationModel Model(Backbone backbone, BackboneKind kind, double width = 1.0, int seed = 7)
+    public static SegmentationModel Model(Backbone backbone, BackboneKind kind, double width = 1.0, int seed = 7, Action<Backbone>? prepare = null)
     {
         var network = new RrmNetwork(backbone, ClassNames.Length);
         Randomize(network, seed);
+        prepare?.Invoke(backbone);
         bool frozen = backbone.FrozenBatchNorm;
         using (no_grad())
         using (NewDisposeScope())

@@ -315,6 +315,21 @@ public sealed class ReaderRegressionTests
         e = Assert.ThrowsExactly<FileFormatException>(() => SegmentationModel.Load(path));
         StringAssert.Contains(e.Message, "classifier.weight");
     }
+
+    [TestMethod]
+    public void ModelLoad_ResNet18BlockCountsFromTensorNamesWithoutTheirWeights_AreRejectedBeforeBuilding()
+    {
+        // The ResNet-18 layout (ML.NET's extra layer4 block) is read from the tensor names: one tiny tensor named
+        // "backbone.layer4.49.x" would have built 50 blocks of 4.7 M parameters each before the weights were compared.
+        string path = SaveModel(m => m["backbone"] = "ResNet18");
+        var content = SafetensorsFile.Read(path);
+        var names = new[] { "backbone.layer1.0.x", "backbone.layer2.0.x", "backbone.layer3.0.x", "backbone.layer4.49.x" };
+        var tensors = content.Tensors.Concat(names.Select(n => new TensorData(n, TensorDType.F32, [1], new byte[4]))).ToArray();
+        SafetensorsFile.Write(path, tensors, content.Metadata);
+        var e = Assert.ThrowsExactly<FileFormatException>(() => SegmentationModel.Load(path));
+        StringAssert.Contains(e.Message, path);
+        StringAssert.Contains(e.Message, "backbone.layer1.0.conv2.weight");
+    }
 }
 
 /// <summary>Gives the tests the fuzz target's BMP writer.</summary>
