@@ -274,7 +274,14 @@ public sealed class SegmentationModel : IDisposable
                 }
             }
 
-            return (sum! / count).ToArrayFast<float>();
+            if (count == 1)
+            {
+                return sum!.ToArrayFast<float>();
+            }
+
+            // A Scalar that lives until after the native call (see Scalars).
+            using var divisor = count.ToScalar();
+            return sum!.div(divisor).ToArrayFast<float>();
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using TorchSharp;
 using TorchSharp.Utils;
+using Wsss.Engine;
 using Wsss.Model.Layers;
 using static TorchSharp.torch;
 
@@ -128,7 +129,7 @@ public sealed class MobileNetV1 : Backbone
                 {
                     // In place, as torchvision's ReLU6(inplace=True): the convolution's backward needs its input
                     // and weight, not its output, so the fresh output can be clamped where it lies.
-                    x = conv.Forward(x, folded, shift).clamp_(0, 6);
+                    x = conv.Forward(x, folded, shift).clamp_(Scalars.Zero, Scalars.Six);
                 }
             }
             else

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Wsss.Engine;
 using static TorchSharp.torch;
 
 namespace Wsss.Model.Layers;
@@ -101,7 +102,9 @@ public sealed class FreezableBatchNorm2d : nn.Module<Tensor, Tensor>
 
         using (no_grad())
         {
-            var scale = weight * (running_var + Eps).rsqrt();
+            // A Scalar that lives until after the native call (see Scalars).
+            using var eps = Eps.ToScalar();
+            var scale = weight * running_var.add(eps, Scalars.One).rsqrt();
             var shift = bias - (running_mean * scale);
             return (scale, shift);
         }
