@@ -1,4 +1,5 @@
 using TorchSharp;
+using Wsss.Engine;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using Wsss.Model.Layers;
@@ -121,7 +122,7 @@ public sealed class ResNet38 : Backbone
             var preActivated = nn.functional.relu(bnBranch2a.forward(input));
             var shortcut = convBranch1 is null ? input : convBranch1.forward(preActivated);
             var a = nn.functional.relu(bnBranch2b1.forward(convBranch2a.forward(preActivated)));
-            return shortcut + convBranch2b1.forward(a);
+            return shortcut.Plus(convBranch2b1.forward(a));
         }
     }
 
@@ -174,7 +175,7 @@ public sealed class ResNet38 : Backbone
             var a = nn.functional.relu(bnBranch2b1.forward(convBranch2a.forward(preActivated)));
             var b = nn.functional.relu(bnBranch2b2.forward(convBranch2b1.forward(nn.functional.dropout2d(a, dropout, training))));
             var c = convBranch2b2.forward(nn.functional.dropout2d(b, dropout, training));
-            return shortcut + c;
+            return shortcut.Plus(c);
         }
     }
 }

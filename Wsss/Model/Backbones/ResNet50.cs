@@ -1,5 +1,6 @@
 using System.Globalization;
 using TorchSharp;
+using Wsss.Engine;
 using TorchSharp.Modules;
 using Wsss.Model.Layers;
 using static TorchSharp.torch;
@@ -131,7 +132,7 @@ public sealed class ResNet50 : Backbone
             var r2 = nn.functional.relu(bn2.forward(conv2.forward(r1)));
             var b3 = bn3.forward(conv3.forward(r2));
             var shortcut = downsample is null ? input : downsample.forward(input);
-            return nn.functional.relu(b3 + shortcut);
+            return nn.functional.relu(b3.Plus(shortcut));
         }
     }
 }
