@@ -2,6 +2,8 @@ using System.Diagnostics;
 using Wsss.Imaging;
 using TorchSharp;
 using Wsss.Engine;
+using Wsss.Model;
+using Wsss.Training;
 using static TorchSharp.torch;
 
 namespace Wsss.Samples;
@@ -25,7 +27,8 @@ internal static class EngineDemo
             nn.Conv2d(16, 16, 3, padding: 2, dilation: 2), nn.ReLU(),
             nn.Conv2d(16, 2, 1));
         net.to(device);
-        using var sgd = optim.SGD(net.parameters(), 0.05, momentum: 0.9);
+        // The library's SGD (the same update as torch.optim.SGD, with its Scalars kept alive: see GroupedSgd).
+        using var sgd = new GroupedSgd([new RrmParameterGroup("all", net.parameters().ToList(), 1, 0)], 0.05, momentum: 0.9);
 
         var clock = Stopwatch.StartNew();
         double firstLoss = double.NaN, loss = double.NaN;
@@ -35,9 +38,9 @@ internal static class EngineDemo
             var (images, labels) = Batch(rng, 8, 32, device);
             var logits = net.forward(images);
             var ce = nn.functional.cross_entropy(logits, labels);
-            sgd.zero_grad();
+            sgd.ZeroGrad();
             ce.backward();
-            sgd.step();
+            sgd.Step();
             loss = ce.ToDouble();
             if (step == 0)
             {
@@ -59,7 +62,8 @@ internal static class EngineDemo
             var truth = labels.to(ScalarType.Byte, CPU).ToArrayFast<byte>();
             double accuracy = predicted.Zip(truth).Count(p => p.First == p.Second) / (double)truth.Length;
             var picture = new RgbImage(64, 128);
-            var input = (images * 255).clamp(0, 255).to(ScalarType.Byte, CPU).ToArrayFast<byte>();
+            using var byteMax = 255.ToScalar();
+            var input = images.Times(255).clamp(Scalars.Zero, byteMax).to(ScalarType.Byte, CPU).ToArrayFast<byte>();
             for (int y = 0; y < 64; y++)
             {
                 for (int x = 0; x < 64; x++)

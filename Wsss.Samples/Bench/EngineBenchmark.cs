@@ -88,14 +88,14 @@ internal static class EngineBenchmark
             using var scope = NewDisposeScope();
             for (int i = 0; i < OpsPerRound; i++)
             {
-                _ = a + b;
+                _ = a.Plus(b);
             }
         }) * 1e6 / OpsPerRound;
         double disposed = MedianMs(rounds, () =>
         {
             for (int i = 0; i < OpsPerRound; i++)
             {
-                using var c = a + b;
+                using var c = a.Plus(b);
             }
         }) * 1e6 / OpsPerRound;
         Console.WriteLine($"1-element add, ns per op (median of {rounds} rounds x {OpsPerRound})");

@@ -9,8 +9,8 @@ using static Wsss.Tests.Engine.TensorAssert;
 namespace Wsss.Tests.Engine;
 
 /// <summary>
-/// <see cref="GroupedSgd"/> (torch.optim.SGD over RRM's parameter groups) against the update rule written out here
-/// (PyTorch's torch.optim.SGD), and its state as checkpoints store it.
+/// <see cref="GroupedSgd"/> (torch.optim.SGD's update over RRM's parameter groups) against the update rule written out
+/// here (PyTorch's torch.optim.SGD) and bit for bit against TorchSharp's optim.SGD, and its state as checkpoints store it.
 /// </summary>
 [TestClass]
 public sealed class GroupedSgdTests
@@ -144,6 +144,43 @@ public sealed class GroupedSgdTests
                 Close(expected, after, 1e-5, $"{groups[g].Name} parameter {k}");
             }
         }
+    }
+
+    [TestMethod]
+    public void Updates_AreBitIdenticalToTorchSharpsSgd()
+    {
+        // GroupedSgd writes torch.optim.SGD's update itself (its Scalars kept alive); with no collection racing it,
+        // TorchSharp's SGD is the reference, run here over the same groups, rates, decays and gradients.
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        Tensor a0 = randn(7, 3), b0 = randn(5);
+        var mine = (A: new Parameter(a0.clone()), B: new Parameter(b0.clone()));
+        var theirs = (A: new Parameter(a0.clone()), B: new Parameter(b0.clone()));
+        Tensor ca = rand(7, 3), cb = rand(5);
+        using var grouped = new GroupedSgd([Group("a", 1, 5e-4, mine.A), Group("b", 20, 0, mine.B)], 0.01, momentum: 0.9);
+        var groups = new[] { new SGD.ParamGroup([theirs.A], lr: 0.01, momentum: 0.9, weight_decay: 5e-4), new SGD.ParamGroup([theirs.B], lr: 0.2, momentum: 0.9, weight_decay: 0) };
+        using var reference = optim.SGD(groups, 0.01, 0.9);
+        foreach (double lr in new[] { 0.01, 0.008, 0.005, 0.001, 0.0001 })
+        {
+            grouped.LearningRate = lr;
+            groups[0].LearningRate = lr;
+            groups[1].LearningRate = lr * 20;
+            foreach (var (p, q, c) in new[] { (mine.A, theirs.A, ca), (mine.B, theirs.B, cb) })
+            {
+                using var inner = NewDisposeScope();
+                (p * p * c).sum().backward();
+                (q * q * c).sum().backward();
+            }
+
+            grouped.Step();
+            reference.step();
+            grouped.ZeroGrad();
+            reference.zero_grad();
+            CollectionAssert.AreEqual(theirs.A.data<float>().ToArray(), mine.A.data<float>().ToArray(), $"group a at lr {lr}");
+            CollectionAssert.AreEqual(theirs.B.data<float>().ToArray(), mine.B.data<float>().ToArray(), $"group b at lr {lr}");
+        }
+
+        Assert.AreEqual(0f, mine.A.grad!.abs().max().item<float>(), "ZeroGrad zeroes in place");
     }
 
     private static GroupedSgd Make(Parameter pa, Parameter pb) =>

@@ -97,8 +97,8 @@ public sealed class ManagedSeedsTests
     /// long training runs: 500 calls of each (2,000 in all) in 4 windows of 125. A per-call allocation
     /// of even one small object (24 bytes) would put at least 3 KB into every window; a one-off, such as
     /// the thread pool creating a worker thread from the calling thread under load, lands in one window
-    /// only. Asserted: some window allocated less than 1 KB, and at 1 thread (no pool involved) the
-    /// whole run did.
+    /// only. Asserted: some window allocated less than 1 KB, and at 1 thread (no pool involved) three of the
+    /// four windows together did.
     /// </summary>
     [TestMethod]
     [DataRow(1)]
@@ -156,7 +156,9 @@ public sealed class ManagedSeedsTests
             Assert.IsLessThan(1024L, windows.Min(), $"{name}: every window allocated, so the calls do");
             if (threads == 1)
             {
-                Assert.IsLessThan(1024L, windows.Sum(), name);
+                // Three of the four windows together: a one-off allocation of the runtime on this thread (8,144 bytes
+                // once in a CI-sized run, in one window only) is not the calls allocating, which every window would show.
+                Assert.IsLessThan(1024L, windows.Order().Take(3).Sum(), name);
             }
         }
     }

@@ -333,7 +333,7 @@ public sealed class SegmentationModel : IDisposable
                         p = p.flip(3);
                     }
 
-                    sum = sum is null ? p : sum + p;
+                    sum = sum is null ? p : sum.Plus(p);
                     count++;
                 }
             }

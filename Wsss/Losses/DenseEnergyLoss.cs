@@ -163,10 +163,10 @@ public sealed class DenseEnergyLoss : IDisposable
         Tensor roi = cropMask is null
             ? ones([n, 1, h, w], dtype, device)
             : Nearest(cropMask, rows, cols).to(dtype, device).unsqueeze(1);
-        Tensor unlabelled = Nearest(labels, rows, cols).to(device).eq(SeededCrossEntropy.Unlabelled).unsqueeze(1);
+        Tensor unlabelled = Nearest(labels, rows, cols).to(device).EqualTo(SeededCrossEntropy.Unlabelled).unsqueeze(1);
 
         Tensor pForGate = exact && needGrad ? ph : ph.detach();
-        Tensor gateMap = (roi - pForGate.amax([1], keepdim: true)).clamp_min(0).masked_fill(unlabelled, 1.0);
+        Tensor gateMap = (roi - pForGate.amax([1], keepdim: true)).AtLeast(0).FilledWhere(unlabelled, 1.0);
         Tensor gateValue = gateMap.detach();
         Tensor seg = ph * roi;
         Tensor segValue = seg.detach();
@@ -175,20 +175,20 @@ public sealed class DenseEnergyLoss : IDisposable
         Tensor filterInput = exact && needGrad ? cat([segValue, gateValue * segValue], 1) : segValue;
         int channels = (int)filterInput.shape[1];
         Tensor filtered = FilterOnCpu(filterInput, imagesHwc, n, fullH, fullW, rows, cols, h, w, channels)
-            .to(dtype, device) * o.LatticeScaleCompensation;
+            .to(dtype, device).Times(o.LatticeScaleCompensation);
         Tensor ws = channels == k ? filtered : filtered.narrow(1, 0, k);
 
         double coefficient = -o.Weight / n;
-        Tensor value = (gateValue * segValue * ws).sum() * coefficient;
+        Tensor value = (gateValue * segValue * ws).sum().Times(coefficient);
         if (!needGrad)
         {
             return value;
         }
 
         Tensor surrogate = exact
-            ? (gateMap * seg * ws).sum() + (seg * filtered.narrow(1, k, k)).sum()
-            : (seg * (gateValue * ws)).sum() * 2.0;
-        return ((surrogate - surrogate.detach()) * coefficient) + value;
+            ? (gateMap * seg * ws).sum().Plus((seg * filtered.narrow(1, k, k)).sum())
+            : (seg * (gateValue * ws)).sum().Times(2.0);
+        return (surrogate - surrogate.detach()).Times(coefficient).Plus(value);
     }
 
     private static long[] SourceIndices(int outSize, int inSize, double scale)

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Wsss.Engine;
 using static TorchSharp.torch;
 
 namespace Wsss.Losses;
@@ -53,11 +54,11 @@ public static class SeededCrossEntropy
             : nn.functional.interpolate(segLogits, [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
         Tensor y = labels.device == segLogits.device ? labels : labels.to(segLogits.device);
 
-        Tensor isBackground = y.eq(0);
-        Tensor isForeground = y.ne(0).logical_and(y.ne(Unlabelled));
-        Tensor background = Term(z, y.masked_fill(isBackground.logical_not(), Unlabelled), isBackground);
-        Tensor foreground = Term(z, y.masked_fill(isForeground.logical_not(), Unlabelled), isForeground);
-        Tensor total = background + foreground;
+        Tensor isBackground = y.EqualTo(0);
+        Tensor isForeground = y.NotEqualTo(0).logical_and(y.NotEqualTo(Unlabelled));
+        Tensor background = Term(z, y.FilledWhere(isBackground.logical_not(), Unlabelled), isBackground);
+        Tensor foreground = Term(z, y.FilledWhere(isForeground.logical_not(), Unlabelled), isForeground);
+        Tensor total = background.Plus(foreground);
         return new SeededCrossEntropyResult(total.MoveToOuterDisposeScope(), background.MoveToOuterDisposeScope(), foreground.MoveToOuterDisposeScope());
     }
 
@@ -66,7 +67,7 @@ public static class SeededCrossEntropy
     private static Tensor Term(Tensor logits, Tensor target, Tensor member)
     {
         Tensor sum = nn.functional.cross_entropy(logits, target, ignore_index: Unlabelled, reduction: nn.Reduction.Sum);
-        Tensor count = member.sum().to(logits.dtype).clamp_min(1);
+        Tensor count = member.sum().to(logits.dtype).AtLeast(1);
         return sum / count;
     }
 }

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Wsss.Engine;
 using TorchSharp.Modules;
 using Wsss.Model.Layers;
 using static TorchSharp.torch;
@@ -172,15 +173,15 @@ public sealed class RrmNetwork : nn.Module<Tensor, RrmOutput>
             long w = Math.Max(1, (long)(width * s));
             var resized = nn.functional.interpolate(images, [h, w], mode: InterpolationMode.Bilinear, align_corners: false);
             var cam = ForwardCam(resized);
-            sum = sum + nn.functional.interpolate(cam, camSize, mode: InterpolationMode.Bilinear, align_corners: false);
+            sum = sum.Plus(nn.functional.interpolate(cam, camSize, mode: InterpolationMode.Bilinear, align_corners: false));
         }
 
-        var mean = sum / (scales.Count + 1);
+        var mean = sum.DividedBy(scales.Count + 1);
         var upsampled = nn.functional.interpolate(mean, [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
         var mask = labels.to(ScalarType.Float32, upsampled.device).reshape(n, Classes, 1, 1);
         var masked = upsampled * mask;
         var peak = masked.amax([2, 3], keepdim: true);
-        return masked / (peak + 1e-5);
+        return masked / peak.Plus(1e-5);
     }
 
     /// <summary>

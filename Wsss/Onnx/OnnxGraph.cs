@@ -160,7 +160,7 @@ internal sealed class OnnxGraph
 
         var (scale, shift) = bn.InferenceAffine();
         var folded = weight * scale.reshape(-1, 1, 1, 1);
-        return (folded, bias is null ? shift : (bias * scale) + shift);
+        return (folded, bias is null ? shift : (bias * scale).Plus(shift));
     }
 
     /// <summary>A standalone BatchNorm in inference mode (running statistics), where it cannot be folded (pre-activation).</summary>

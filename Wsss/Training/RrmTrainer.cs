@@ -182,7 +182,7 @@ public sealed class RrmTrainer
             double tForward = Lap(watch);
 
             var cls = ClassificationLoss.Compute(output.ClassLogits, labels);
-            Tensor total = cls * options.ClassificationLossWeight;
+            Tensor total = cls.Times(options.ClassificationLossWeight);
             double tCam = 0, tSeeds = 0, coverage = 0;
             Tensor? seedLoss = null, energyLoss = null;
             if (withSeeds)
@@ -224,13 +224,13 @@ public sealed class RrmTrainer
                 var upsampledLogits = nn.functional.interpolate(output.SegmentationLogits, [s, s], mode: InterpolationMode.Bilinear, align_corners: false);
                 var ce = SeededCrossEntropy.Compute(upsampledLogits, seedTensor);
                 seedLoss = ce.Total;
-                total = total + (seedLoss * options.SeedLossWeight);
+                total = total.Plus(seedLoss.Times(options.SeedLossWeight));
                 if (options.EnergyLossWeight > 0)
                 {
                     var probabilities = nn.functional.softmax(upsampledLogits, 1);
                     var cropMask = tensor(batch.Valid.SelectMany(v => v).ToArray(), [n, s, s], device: device).to(ScalarType.Float32);
                     energyLoss = energy.Forward(probabilities, batch.Crops, seedTensor, cropMask);
-                    total = total + (energyLoss * options.EnergyLossWeight);
+                    total = total.Plus(energyLoss.Times(options.EnergyLossWeight));
                 }
             }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using CsCheck;
 using TorchSharp;
+using Wsss.Engine;
 using Wsss.Inference;
 using Wsss.Model;
 using Wsss.Model.Serialization;
@@ -43,7 +44,7 @@ internal sealed class CheckpointTarget : FuzzTarget
         using (NewDisposeScope())
         {
             using var output = network.forward(rand(2, 3, 16, 16));
-            (output.ClassLogits.sum() + output.SegmentationLogits.sum()).backward();
+            output.ClassLogits.sum().Plus(output.SegmentationLogits.sum()).backward();
             optimizer.Step();
         }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using TorchSharp;
+using Wsss.Engine;
 using TorchSharp.Modules;
 using Wsss.Model.Layers;
 using Wsss.Onnx;
@@ -238,7 +239,7 @@ public abstract class ResNet : Backbone, IOnnxExportable
         {
             var r1 = ConvBn(conv1, bn1, input, relu: true);
             var b2 = ConvBn(conv2, bn2, r1, relu: false);
-            return (b2 + Shortcut(downsample, input)).relu_();
+            return b2.Plus(Shortcut(downsample, input)).relu_();
         }
 
         public string ExportOnnx(OnnxGraph graph, string input, string name)
@@ -280,7 +281,7 @@ public abstract class ResNet : Backbone, IOnnxExportable
             var r1 = ConvBn(conv1, bn1, input, relu: true);
             var r2 = ConvBn(conv2, bn2, r1, relu: true);
             var b3 = ConvBn(conv3, bn3, r2, relu: false);
-            return (b3 + Shortcut(downsample, input)).relu_();
+            return b3.Plus(Shortcut(downsample, input)).relu_();
         }
 
         public string ExportOnnx(OnnxGraph graph, string input, string name)

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Wsss.Engine;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using Wsss.Model.Layers;
@@ -134,7 +135,7 @@ public sealed class ResNet38 : Backbone, IOnnxExportable
             var preActivated = nn.functional.relu(bnBranch2a.forward(input));
             var shortcut = convBranch1 is null ? input : convBranch1.forward(preActivated);
             var a = nn.functional.relu(bnBranch2b1.forward(convBranch2a.forward(preActivated)));
-            return shortcut + convBranch2b1.forward(a);
+            return shortcut.Plus(convBranch2b1.forward(a));
         }
 
         public string ExportOnnx(OnnxGraph graph, string input, string name)
@@ -195,7 +196,7 @@ public sealed class ResNet38 : Backbone, IOnnxExportable
             var a = nn.functional.relu(bnBranch2b1.forward(convBranch2a.forward(preActivated)));
             var b = nn.functional.relu(bnBranch2b2.forward(convBranch2b1.forward(nn.functional.dropout2d(a, dropout, training))));
             var c = convBranch2b2.forward(nn.functional.dropout2d(b, dropout, training));
-            return shortcut + c;
+            return shortcut.Plus(c);
         }
 
         public string ExportOnnx(OnnxGraph graph, string input, string name)

@@ -134,7 +134,7 @@ public sealed class FreezableBatchNorm2d : nn.Module<Tensor, Tensor>
         {
             using (no_grad())
             {
-                num_batches_tracked.add_(1);
+                num_batches_tracked.add_(Scalars.OneInt64, Scalars.OneInt64);
             }
         }
 
