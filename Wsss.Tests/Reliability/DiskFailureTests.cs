@@ -34,8 +34,6 @@ public sealed class DiskFailureTests
 
     /// <summary>
     /// What writes files, given the folder to write into; each returns the error it reported (null: it succeeded).
-    /// ONNX export (issue 12): add its writer here, e.g. ["export"] = o => Cli("export", "--model", modelPath,
-    /// "--output", Path.Combine(o, "model.onnx")); the checks of both tests then apply to it unchanged.
     /// </summary>
     private static readonly Dictionary<string, Func<string, string?>> Writers = new()
     {
@@ -44,6 +42,7 @@ public sealed class DiskFailureTests
         ["predict"] = o => Cli("predict", "--model", modelPath, Path.Combine(data, "images", "img000.png"), "--output", Path.Combine(o, "predictions"), "--no-progress"),
         ["seeds"] = o => Cli("seeds", "--model", modelPath, "--images", Path.Combine(data, "images"), "--labels", Path.Combine(data, "labels.csv"),
             "--output", Path.Combine(o, "pseudo"), "--no-progress", "--threads", "1"),
+        ["export-onnx"] = o => Cli("export-onnx", "--model", modelPath, "--output", Path.Combine(o, "model.onnx")),
         ["model save"] = o =>
         {
             using var model = SegmentationModel.Load(modelPath);
