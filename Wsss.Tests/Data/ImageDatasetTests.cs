@@ -186,7 +186,7 @@ public sealed class ImageDatasetTests
 
         File.WriteAllBytes(Path.Combine(_root, "SegmentationClass", "b.png"), [1, 2, 3]);
         var v = Assert.ThrowsExactly<DatasetException>(data.ValidateFiles);
-        StringAssert.Contains(v.Message, "b.png: neither a PNG nor a JPEG");
+        StringAssert.Contains(v.Message, "b.png: not an image format");
     }
 
     [TestMethod]

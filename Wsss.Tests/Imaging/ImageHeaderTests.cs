@@ -48,6 +48,29 @@ public sealed class ImageHeaderTests
         e = Assert.ThrowsExactly<ImageFormatException>(() => ImageHeader.ReadSize(new MemoryStream(cut), "cut.jpg"));
         StringAssert.Contains(e.Message, "truncated");
         e = Assert.ThrowsExactly<ImageFormatException>(() => ImageHeader.ReadSize(new MemoryStream("BM......"u8.ToArray()), "a.bmp"));
-        StringAssert.Contains(e.Message, "neither a PNG nor a JPEG");
+        StringAssert.Contains(e.Message, "a.bmp");
+        e = Assert.ThrowsExactly<ImageFormatException>(() => ImageHeader.ReadSize(new MemoryStream("labels,image\n"u8.ToArray()), "a.txt"));
+        StringAssert.Contains(e.Message, "not an image format");
+    }
+
+    [TestMethod]
+    public void ReadSize_IsTheDecodedSize_ForEveryExifOrientation_AndForWebPAndBmp()
+    {
+        // A dataset check compares this size with the mask's, so it must be the size Decode gives, turned by EXIF.
+        var image = new RgbImage(24, 40);
+        byte[] jpeg = TestImages.EncodeWithSkia(image, SkiaSharp.SKEncodedImageFormat.Jpeg);
+        for (int orientation = 1; orientation <= 8; orientation++)
+        {
+            foreach (bool bigEndian in new[] { true, false })
+            {
+                byte[] turned = TestImages.WithExifOrientation(jpeg, orientation, bigEndian);
+                RgbImage decoded = ImageCodec.Decode(turned, "exif.jpg");
+                Assert.AreEqual((decoded.Height, decoded.Width), ImageHeader.ReadSize(new MemoryStream(turned), "exif.jpg"), $"orientation {orientation}");
+                Assert.AreEqual(orientation >= 5 ? (40, 24) : (24, 40), (decoded.Height, decoded.Width));
+            }
+        }
+
+        Assert.AreEqual((24, 40), ImageHeader.ReadSize(new MemoryStream(TestImages.EncodeWithSkia(image, SkiaSharp.SKEncodedImageFormat.Webp)), "a.webp"));
+        Assert.AreEqual((24, 40), ImageHeader.ReadSize(new MemoryStream(TestImages.Bmp24(image)), "a.bmp"));
     }
 }

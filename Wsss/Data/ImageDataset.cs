@@ -66,8 +66,11 @@ public sealed class FolderDatasetOptions : DatasetOptionsBase
     /// <summary>A folder of palette-PNG masks named {image stem}.png. Default null (no masks).</summary>
     public string? MaskFolder { get; set; }
 
-    /// <summary>Extensions tried, in order, when a CSV row names an image without extension. Default .jpg, .jpeg, .png.</summary>
-    public IReadOnlyList<string> ImageExtensions { get; set; } = [".jpg", ".jpeg", ".png"];
+    /// <summary>
+    /// Extensions tried, in order, when a CSV row names an image without extension. Default .jpg, .jpeg, .png, .webp,
+    /// .bmp (what <see cref="Imaging.ImageCodec"/> decodes).
+    /// </summary>
+    public IReadOnlyList<string> ImageExtensions { get; set; } = [".jpg", ".jpeg", ".png", ".webp", ".bmp"];
 }
 
 /// <summary>

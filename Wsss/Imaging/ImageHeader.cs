@@ -1,18 +1,23 @@
 using System.Buffers.Binary;
+using SkiaSharp;
 
 namespace Wsss.Imaging;
 
 /// <summary>
-/// Reads the pixel size of a PNG or JPEG file from its header, without decoding the pixels, so that a
-/// dataset can be validated (masks the same size as their images) in a fraction of the decode time.
+/// Reads the pixel size of an image file from its header, without decoding the pixels, so that a dataset can be
+/// validated (masks the same size as their images) in a fraction of the decode time. The size is the one
+/// <see cref="ImageCodec.Decode(string)"/> returns: after the EXIF orientation, so a JPEG stored 640x480 with
+/// orientation 6 (rotated 90 degrees) is 640 high and 480 wide. PNG and JPEG are parsed here; other formats
+/// (WebP, BMP, GIF) through SkiaSharp's header reader.
 /// </summary>
 public static class ImageHeader
 {
     /// <summary>
-    /// The size of the PNG (from IHDR) or JPEG (from the first SOF marker) at <paramref name="path"/>;
-    /// the format is recognised from the file's first bytes, not its extension.
+    /// The size of the image at <paramref name="path"/> (PNG from IHDR, JPEG from the first SOF marker and its EXIF
+    /// orientation, other formats from SkiaSharp's codec); the format is recognised from the file's first bytes,
+    /// not its extension.
     /// </summary>
-    /// <exception cref="ImageFormatException">The file is neither PNG nor JPEG, or its header is truncated or corrupt.</exception>
+    /// <exception cref="ImageFormatException">The file is no image format SkiaSharp decodes, or its header is truncated or corrupt.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     public static (int Height, int Width) ReadSize(string path)
     {
@@ -21,11 +26,15 @@ public static class ImageHeader
         return ReadSize(fs, path);
     }
 
-    /// <summary>The size of a PNG or JPEG read from <paramref name="stream"/> (positioned at its start).</summary>
-    /// <exception cref="ImageFormatException">The data is neither PNG nor JPEG, or its header is truncated or corrupt.</exception>
+    /// <summary>
+    /// The size of an image read from <paramref name="stream"/> (positioned at its start). Formats other than PNG and
+    /// JPEG need a seekable stream.
+    /// </summary>
+    /// <exception cref="ImageFormatException">The data is no image format SkiaSharp decodes, or its header is truncated or corrupt.</exception>
     public static (int Height, int Width) ReadSize(Stream stream, string sourceName = "<stream>")
     {
         ArgumentNullException.ThrowIfNull(stream);
+        long start = stream.CanSeek ? stream.Position : -1;
         Span<byte> head = stackalloc byte[24];
         int n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         if (n >= 2 && head[0] == 0xFF && head[1] == 0xD8)
@@ -50,14 +59,90 @@ public static class ImageHeader
             return ((int)h, (int)w);
         }
 
-        throw new ImageFormatException(sourceName, "neither a PNG nor a JPEG file (unrecognised signature).");
+        if (start < 0)
+        {
+            throw new ImageFormatException(sourceName, "neither a PNG nor a JPEG file, and the stream cannot seek back to let SkiaSharp read another format's header.");
+        }
+
+        stream.Position = start;
+        return ReadOtherSize(stream, sourceName);
     }
+
+    private static (int Height, int Width) ReadOtherSize(Stream stream, string source)
+    {
+        using var managed = new SKManagedStream(stream, disposeManagedStream: false);
+        using SKCodec? codec = SKCodec.Create(managed, out SKCodecResult result);
+        if (codec is null)
+        {
+            throw new ImageFormatException(source, result == SKCodecResult.IncompleteInput
+                ? "truncated (IncompleteInput): the data ends inside the image's header."
+                : "not an image format SkiaSharp decodes (JPEG, PNG, WebP, BMP, GIF): unrecognised signature.");
+        }
+
+        SKImageInfo info = codec.Info;
+        if (info.Width <= 0 || info.Height <= 0)
+        {
+            throw new ImageFormatException(source, $"{codec.EncodedFormat} header gives an invalid size {info.Width}x{info.Height}.");
+        }
+
+        return Transposes(codec.EncodedOrigin) ? (info.Width, info.Height) : (info.Height, info.Width);
+    }
+
+    // EXIF orientations 5-8 store the picture transposed; decoding turns it, swapping height and width.
+    private static bool Transposes(SKEncodedOrigin origin) =>
+        origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+
+    /// <summary>The EXIF orientation tag (1-8) of an APP1 segment body, or 1 when it is not Exif or has none.</summary>
+    private static int ExifOrientation(ReadOnlySpan<byte> body)
+    {
+        // "Exif\0\0", then a TIFF header (byte order, 42, offset of IFD0), IFD0's entry count and 12-byte entries.
+        if (body.Length < 14 || !body[..6].SequenceEqual("Exif\0\0"u8))
+        {
+            return 1;
+        }
+
+        ReadOnlySpan<byte> tiff = body[6..];
+        bool little = tiff[0] == 'I' && tiff[1] == 'I';
+        if (!little && !(tiff[0] == 'M' && tiff[1] == 'M'))
+        {
+            return 1;
+        }
+
+        uint ifd = little ? BinaryPrimitives.ReadUInt32LittleEndian(tiff[4..]) : BinaryPrimitives.ReadUInt32BigEndian(tiff[4..]);
+        if (ifd > (uint)(tiff.Length - 2))
+        {
+            return 1;
+        }
+
+        int count = U16(tiff, (int)ifd, little);
+        for (int e = 0; e < count; e++)
+        {
+            int at = (int)ifd + 2 + (12 * e);
+            if (at + 12 > tiff.Length)
+            {
+                break;
+            }
+
+            if (U16(tiff, at, little) == 0x0112)
+            {
+                // A SHORT value lies in the first two bytes of the entry's value field.
+                int value = U16(tiff, at + 8, little);
+                return value is >= 1 and <= 8 ? value : 1;
+            }
+        }
+
+        return 1;
+    }
+
+    private static ushort U16(ReadOnlySpan<byte> data, int at, bool little) =>
+        little ? BinaryPrimitives.ReadUInt16LittleEndian(data[at..]) : BinaryPrimitives.ReadUInt16BigEndian(data[at..]);
 
     private static (int Height, int Width) ReadJpegSize(ReadOnlySpan<byte> head, Stream stream, string source)
     {
         // Markers are read from a small buffer that starts with what was already read; segment bodies we
         // do not need are skipped by seeking (or reading) past them.
         var reader = new ByteReader(head[2..].ToArray(), stream, source);
+        int orientation = 1;
         while (true)
         {
             int b = reader.Next();
@@ -106,7 +191,20 @@ public static class ImageHeader
                     throw new ImageFormatException(source, $"JPEG frame header gives size {w}x{h}; a zero size (DNL) is not supported.");
                 }
 
-                return (h, w);
+                return orientation is >= 5 and <= 8 ? (w, h) : (h, w);
+            }
+
+            if (marker == 0xE1 && orientation == 1)
+            {
+                // APP1: an Exif segment says how the stored picture is turned (as ImageCodec.Decode applies it).
+                var body = new byte[length - 2];
+                for (int i = 0; i < body.Length; i++)
+                {
+                    body[i] = (byte)reader.Next();
+                }
+
+                orientation = ExifOrientation(body);
+                continue;
             }
 
             reader.Skip(length - 2);
