@@ -70,6 +70,13 @@ internal static class QualityBenchmark
                 case "--seed-sweep": settings.SeedSweep = true; break;
                 case "--inference-variants": settings.InferenceVariants = true; break;
                 case "--two-step": settings.TwoStep = true; break;
+                case "--save-model": settings.SaveModel = Next(); break;
+                case "--pseudo-sweep": settings.PseudoSweep = true; break;
+                case "--pseudo-cam-weight": settings.PseudoCamWeight = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--pseudo-cam-threshold": settings.PseudoCamThreshold = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--pseudo-cam-scales": settings.PseudoCamScales = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--two-step-iterations": settings.TwoStepIterations = Int(Next()); break;
+                case "--load-model": settings.LoadModel = Next(); break;
                 default: return Usage($"unknown argument '{args[i]}'");
             }
         }
@@ -96,7 +103,7 @@ internal static class QualityBenchmark
     {
         Console.Error.WriteLine($"{problem}. Usage: quality {{synthetic|ablations|coco|all}} [--iterations N] [--coco-iterations N] [--threads N] " +
                                 "[--set Option=Value] [--coco-set Option=Value (Seeds.X=V for seed thresholds)] [--train N] [--test N] [--max-side N] [--crf] [--no-supervised] [--data DIR] " +
-                                "[--weights model.json] [--dump DIR] [--backbone mobilenet|resnet18] [--recipe reference|small-dataset] [--resnet-weights FILE] [--seed-sweep] [--inference-variants] [--two-step]");
+                                "[--weights model.json] [--dump DIR] [--backbone mobilenet|resnet18] [--recipe reference|small-dataset] [--resnet-weights FILE] [--seed-sweep] [--inference-variants] [--two-step] [--save-model FILE] [--load-model FILE] [--pseudo-sweep] [--pseudo-cam-weight W] [--pseudo-cam-threshold T] [--pseudo-cam-scales 0.5,1.5] [--two-step-iterations N]");
         return 2;
     }
 
@@ -124,6 +131,25 @@ internal static class QualityBenchmark
 
         /// <summary>The two-step variant: a fully supervised network trained on the model's pseudo masks (labels + CRF).</summary>
         public bool TwoStep { get; set; }
+
+        /// <summary>coco: pseudo masks from CAMs (+ CRF, image labels), alone and mixed with the segmentation branch, for several settings.</summary>
+        public bool PseudoSweep { get; set; }
+
+        /// <summary>coco pseudo masks (and the two-step variant's labels): CAM weight, background threshold and extra CAM scales; null: the recipe's.</summary>
+        public double? PseudoCamWeight { get; set; }
+
+        public double? PseudoCamThreshold { get; set; }
+
+        public double[]? PseudoCamScales { get; set; }
+
+        /// <summary>coco two-step: iterations of the supervised second step; null: the weak run's, stopped at its CPU time.</summary>
+        public int? TwoStepIterations { get; set; }
+
+        /// <summary>coco: write the weakly trained model here (to evaluate it again with --load-model).</summary>
+        public string? SaveModel { get; set; }
+
+        /// <summary>coco: evaluate this saved model instead of training one (the options still describe its recipe).</summary>
+        public string? LoadModel { get; set; }
 
         public int Threads { get; set; } = 2;
 
@@ -353,7 +379,22 @@ internal static class QualityBenchmark
         var options = CocoOptions(s);
         Console.WriteLine($"coco128-voc: {images.Count} images (longer side <= {s.MaxSide}), recipe {s.Recipe}, weights {weights}, options {options.ToJson()}, seeds {options.Seeds}");
         Console.WriteLine(FormattableString.Invariant($"Energy-to-seed-loss balance at crop {options.CropSize} vs 321: {EnergyScaleFor(options.CropSize):F1}x weaker at equal weight."));
-        var (model, wall, cpu) = TrainWeak(options, data);
+        SegmentationModel model;
+        double wall = 0, cpu = 0;
+        if (s.LoadModel is not null)
+        {
+            model = SegmentationModel.Load(s.LoadModel);
+            Console.WriteLine($"coco: evaluating the saved model {s.LoadModel} (no training).");
+        }
+        else
+        {
+            (model, wall, cpu) = TrainWeak(options, data);
+            if (s.SaveModel is not null)
+            {
+                model.Save(s.SaveModel);
+            }
+        }
+
         using (model)
         {
             string sec = $"coco128-voc, {s.Backbone}{(mobileNet ? " 0.75" : string.Empty)} ImageNet, recipe {s.Recipe}, training images";
@@ -391,6 +432,19 @@ internal static class QualityBenchmark
                 var pseudo = PseudoMasks(model, images, new PredictionOptions { UseCrf = true });
                 PrintMatrix("pseudo masks (image labels + CRF)", pseudo);
                 Row(sec, "mIoU pseudo masks (image labels + CRF)", F(pseudo.MeanIoU), $">= CAM + 0.03 = {F(cam + 0.03)}");
+                var recipePseudo = PseudoOptions(s);
+                if (recipePseudo.CamWeight > 0)
+                {
+                    var camPseudo = PseudoMasks(model, images, recipePseudo);
+                    PrintMatrix($"pseudo masks ({PseudoName(recipePseudo)})", camPseudo);
+                    PrintSeedClasses($"pseudo masks ({PseudoName(recipePseudo)})", camPseudo, dataset.ClassNames);
+                    Row(sec, $"mIoU pseudo masks ({PseudoName(recipePseudo)})", F(camPseudo.MeanIoU), $">= CAM + 0.03 = {F(cam + 0.03)}");
+                }
+            }
+
+            if (s.PseudoSweep)
+            {
+                PseudoSweep(model, images, dataset.ClassNames, sec);
             }
 
             if (s.InferenceVariants)
@@ -398,6 +452,10 @@ internal static class QualityBenchmark
                 foreach (var (name, prediction) in new (string, PredictionOptions)[]
                          {
                              ("flip", new PredictionOptions { Flip = true }),
+                             ("scale 0.5 alone", new PredictionOptions { Scales = [0.5] }),
+                             ("scale 0.75 alone", new PredictionOptions { Scales = [0.75] }),
+                             ("scale 1.25 alone", new PredictionOptions { Scales = [1.25] }),
+                             ("scale 1.5 alone", new PredictionOptions { Scales = [1.5] }),
                              ("scales 0.5-1.5", new PredictionOptions { Scales = [0.5, 0.75, 1.0, 1.25, 1.5] }),
                              ("scales 0.5-1.5 + flip", PredictionOptions.MultiScaleFlip),
                              ("scales 0.75-1.25 + flip", new PredictionOptions { Scales = [0.75, 1.0, 1.25], Flip = true }),
@@ -414,7 +472,7 @@ internal static class QualityBenchmark
 
             if (s.TwoStep)
             {
-                TwoStep(model, images, dataset.ClassNames, options, cpu, sec);
+                TwoStep(model, images, dataset.ClassNames, options, s.TwoStepIterations is null && cpu > 0 ? cpu : null, s.TwoStepIterations, PseudoOptions(s), sec);
             }
         }
 
@@ -439,6 +497,83 @@ internal static class QualityBenchmark
                 PrintMatrix("fully supervised masks", matrix);
                 Row(sec, "mIoU masks, training images", F(matrix.MeanIoU), string.Empty);
             }
+        }
+    }
+
+    /// <summary>
+    /// Pseudo masks (image labels known) from the CAMs, the segmentation branch, or both mixed, with and without the
+    /// CRF, for several CAM backgrounds and CAM scale sets: the CAMs and segmentation probabilities are computed once
+    /// per image and every setting is scored on them.
+    /// </summary>
+    private static void PseudoSweep(SegmentationModel model, IReadOnlyList<LabelledImage> images, IReadOnlyList<string> classNames, string sec)
+    {
+        var seedCrf = new DenseCrfOptions();
+        var variants = new List<(string Name, PredictionOptions Options)>();
+        foreach (double t in new[] { 0.1, 0.15, 0.2, 0.25, 0.3, 0.4 })
+        {
+            variants.Add(($"CAM t {t} + CRF", new PredictionOptions { UseCrf = true, CamWeight = 1, CamBackgroundThreshold = t }));
+            variants.Add(($"CAM 0.5,1,1.5 t {t} + CRF", new PredictionOptions { UseCrf = true, CamWeight = 1, CamBackgroundThreshold = t, CamScales = [0.5, 1.5] }));
+        }
+
+        foreach (double a in new[] { 1.0, 2.0, 4.0, 8.0 })
+        {
+            variants.Add(($"CAM power {a} + CRF", new PredictionOptions { UseCrf = true, CamWeight = 1, CamBackgroundPower = a }));
+        }
+
+        foreach (double t in new[] { 0.15, 0.25 })
+        {
+            variants.Add(($"CAM t {t}, no CRF", new PredictionOptions { CamWeight = 1, CamBackgroundThreshold = t }));
+            variants.Add(($"CAM t {t} + seed CRF", new PredictionOptions { UseCrf = true, Crf = seedCrf, CamWeight = 1, CamBackgroundThreshold = t }));
+            variants.Add(($"CAM 0.5,1,1.5 t {t} + seed CRF", new PredictionOptions { UseCrf = true, Crf = seedCrf, CamWeight = 1, CamBackgroundThreshold = t, CamScales = [0.5, 1.5] }));
+            foreach (double w in new[] { 0.3, 0.5, 0.7 })
+            {
+                variants.Add(($"seg + CAM w {w} t {t} + CRF", new PredictionOptions { UseCrf = true, CamWeight = w, CamBackgroundThreshold = t }));
+                variants.Add(($"seg + CAM 0.5,1,1.5 w {w} t {t} + CRF", new PredictionOptions { UseCrf = true, CamWeight = w, CamBackgroundThreshold = t, CamScales = [0.5, 1.5] }));
+            }
+        }
+
+        variants.Add(("seg, image labels, no CRF", new PredictionOptions()));
+        variants.Add(("seg, image labels + CRF", new PredictionOptions { UseCrf = true }));
+        variants.Add(("seg, image labels + seed CRF", new PredictionOptions { UseCrf = true, Crf = seedCrf }));
+        var matrices = variants.Select(_ => new ConfusionMatrix(classNames.Count + 1)).ToArray();
+        var cpu0 = CpuSeconds();
+        foreach (var item in images)
+        {
+            bool[] keep = model.PresentWithBackground(item.Labels);
+            int plane = item.Image.Height * item.Image.Width;
+            float[] seg = model.Probabilities(item.Image, PredictionOptions.Default);
+            var cams = new Dictionary<string, float[]>
+            {
+                [""] = model.ClassActivationMaps(item.Image, item.Labels, []),
+                ["0.5,1.5"] = model.ClassActivationMaps(item.Image, item.Labels, [0.5, 1.5]),
+            };
+            for (int v = 0; v < variants.Count; v++)
+            {
+                var o = variants[v].Options;
+                float[] p;
+                if (o.CamWeight > 0)
+                {
+                    p = SegmentationModel.CamProbabilities(cams[string.Join(",", o.CamScales.Select(x => x.ToString(CultureInfo.InvariantCulture)))], keep, plane, o.CamBackgroundThreshold, o.CamBackgroundPower);
+                    float w = (float)o.CamWeight;
+                    for (int i = 0; i < p.Length && w < 1; i++)
+                    {
+                        p[i] = ((1 - w) * seg[i]) + (w * p[i]);
+                    }
+                }
+                else
+                {
+                    p = (float[])seg.Clone();
+                }
+
+                matrices[v].Add(item.Mask!, model.RestrictedMask(item.Image, keep, p, o).Mask);
+            }
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"  pseudo sweep: {variants.Count} settings, CPU {CpuSeconds() - cpu0:F0} s"));
+        for (int v = 0; v < variants.Count; v++)
+        {
+            Console.WriteLine($"  pseudo [{variants[v].Name}]: IoU per class {string.Join(" ", matrices[v].IoUs().Select(F))}");
+            Row(sec, $"mIoU pseudo masks [{variants[v].Name}]", F(matrices[v].MeanIoU), string.Empty);
         }
     }
 
@@ -482,22 +617,52 @@ internal static class QualityBenchmark
     /// Spec section 8: the trained model's pseudo masks (image labels + CRF) become the masks of a fully supervised run
     /// of the same network and recipe for the same CPU time as the weak run, evaluated against the true masks.
     /// </summary>
-    private static void TwoStep(SegmentationModel model, IReadOnlyList<LabelledImage> images, IReadOnlyList<string> classNames, RrmTrainingOptions options, double weakCpu, string sec)
+    private static void TwoStep(SegmentationModel model, IReadOnlyList<LabelledImage> images, IReadOnlyList<string> classNames, RrmTrainingOptions options, double? weakCpu, int? iterations, PredictionOptions pseudoOptions, string sec)
     {
         var pseudo = images.Select(item => new LabelledImage(item.Id, item.Image, item.Labels, classNames,
-            model.PseudoMask(item.Image, item.Labels, new PredictionOptions { UseCrf = true }).Mask)).ToList();
+            model.PseudoMask(item.Image, item.Labels, pseudoOptions).Mask)).ToList();
         var sup = Clone(options);
-        sup.Iterations = options.Iterations;
+        sup.Iterations = iterations ?? options.Iterations;
         double cpu0 = CpuSeconds();
-        var (second, done) = SupervisedTrainer.Train(WeakDataset.From(pseudo, classNames), sup, weakCpu);
+        var (second, done) = SupervisedTrainer.Train(WeakDataset.From(pseudo, classNames), sup, weakCpu, (it, loss) =>
+        {
+            if (it % 50 == 0)
+            {
+                Console.Error.WriteLine(FormattableString.Invariant($"  two-step it {it}, CE {loss:F4}, CPU {CpuSeconds() - cpu0:F0} s"));
+            }
+        });
         using (second)
         {
+            string from = $"on {PseudoName(pseudoOptions)}";
             var matrix = Predicted(second, images, PredictionOptions.Default);
             PrintMatrix("two-step masks", matrix);
-            Row(sec, $"mIoU two-step (supervised on the pseudo masks, {done} it, CPU {CpuSeconds() - cpu0:F0} s)", F(matrix.MeanIoU), string.Empty);
+            Row(sec, $"mIoU two-step ({from}, {done} it, CPU {CpuSeconds() - cpu0:F0} s)", F(matrix.MeanIoU), string.Empty);
             Row(sec, "mIoU two-step + CRF", F(Predicted(second, images, new PredictionOptions { UseCrf = true }).MeanIoU), string.Empty);
+            var labelled = PseudoMasks(second, images, new PredictionOptions { UseCrf = true });
+            PrintMatrix("two-step, image labels + CRF", labelled);
+            Row(sec, "mIoU two-step, image labels + CRF", F(labelled.MeanIoU), string.Empty);
+            Row(sec, "mIoU two-step, image labels, no CRF", F(PseudoMasks(second, images, new PredictionOptions()).MeanIoU), string.Empty);
         }
     }
+
+    /// <summary>The pseudo-mask settings of the run: the recipe's, with the --pseudo-cam-* overrides.</summary>
+    private static PredictionOptions PseudoOptions(Settings s)
+    {
+        var recipe = RrmRecipe.PseudoMaskOptions(s.Recipe);
+        return new PredictionOptions
+        {
+            UseCrf = recipe.UseCrf,
+            Crf = recipe.Crf,
+            CamWeight = s.PseudoCamWeight ?? recipe.CamWeight,
+            CamBackgroundThreshold = s.PseudoCamThreshold ?? recipe.CamBackgroundThreshold,
+            CamBackgroundPower = recipe.CamBackgroundPower,
+            CamScales = s.PseudoCamScales ?? recipe.CamScales,
+        };
+    }
+
+    private static string PseudoName(PredictionOptions o) => o.CamWeight <= 0
+        ? "segmentation, image labels + CRF"
+        : FormattableString.Invariant($"{(o.CamWeight >= 1 ? "CAM" : $"seg + CAM w {o.CamWeight}")} scales 1{string.Concat(o.CamScales.Select(v => FormattableString.Invariant($",{v}")))} t {o.CamBackgroundThreshold}{(o.UseCrf ? " + CRF" : string.Empty)}, image labels");
 
     private static RrmTrainingOptions Clone(RrmTrainingOptions o)
     {

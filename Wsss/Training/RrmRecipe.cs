@@ -51,6 +51,35 @@ public static class RrmRecipe
         Seeds = new ReliableSeedOptions(),
     };
 
+    /// <summary>
+    /// How a recipe's trained model turns training images with known labels into pseudo masks
+    /// (<see cref="Inference.SegmentationModel.PseudoMask"/>; the two-step variant's labels). <c>reference</c>: the
+    /// segmentation branch restricted to the image labels, then the inference CRF (spec section 8).
+    /// <c>small-dataset</c>: see <see cref="SmallDatasetPseudoMasks"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">An unknown name.</exception>
+    public static Inference.PredictionOptions PseudoMaskOptions(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return name.ToLowerInvariant() switch
+        {
+            ReferenceName => new Inference.PredictionOptions { UseCrf = true },
+            SmallDatasetName or "smalldataset" => SmallDatasetPseudoMasks(),
+            _ => throw new ArgumentException($"Unknown recipe '{name}'; use one of {string.Join(", ", Names)}.", nameof(name)),
+        };
+    }
+
+    /// <summary>
+    /// The pseudo masks that go with <see cref="SmallDataset"/>: TODO.
+    /// </summary>
+    public static Inference.PredictionOptions SmallDatasetPseudoMasks() => new()
+    {
+        UseCrf = true,
+        CamWeight = 1,
+        CamBackgroundThreshold = 0.2,
+        CamScales = [0.5, 1.5],
+    };
+
     /// <summary>The recipe called <paramref name="name"/> (<see cref="Names"/>; case-insensitive).</summary>
     /// <exception cref="ArgumentException">An unknown name (the message lists the known ones).</exception>
     public static RrmTrainingOptions Create(string name)
