@@ -79,6 +79,7 @@ public static class SeededCrossEntropy
     // unlabelled pixels go to an extra bin that is dropped. Classes without pixels contribute 0 and are not counted.
     private static Tensor BalancedTerm(Tensor logits, Tensor target, long labelCount)
     {
+        using var zero = 0.ToScalar();
         using var one = 1.ToScalar();
         using var unlabelled = Unlabelled.ToScalar();
         using var trash = labelCount.ToScalar();
@@ -87,7 +88,7 @@ public static class SeededCrossEntropy
         Tensor sums = zeros([labelCount + 1], logits.dtype, logits.device).index_add(0, bins, perPixel, one);
         Tensor counts = zeros([labelCount + 1], logits.dtype, logits.device).index_add(0, bins, ones_like(perPixel), one);
         Tensor fg = counts.narrow(0, 1, labelCount - 1);
-        Tensor present = fg.gt(0).to(logits.dtype);
+        Tensor present = fg.gt(zero).to(logits.dtype);
         Tensor means = sums.narrow(0, 1, labelCount - 1).div(fg.clamp_min(one));
         return means.mul(present).sum().div(present.sum().clamp_min(one));
     }
