@@ -68,6 +68,7 @@ internal static class QualityBenchmark
                 case "--backbone": settings.Backbone = TrainingBenchmark.ParseBackbone(Next()); break;
                 case "--recipe": settings.Recipe = Next(); break;
                 case "--seed-sweep": settings.SeedSweep = true; break;
+                case "--seed-sweep-background": settings.SeedSweepBackground = true; break;
                 case "--inference-variants": settings.InferenceVariants = true; break;
                 case "--two-step": settings.TwoStep = true; break;
                 case "--save-model": settings.SaveModel = Next(); break;
@@ -103,7 +104,7 @@ internal static class QualityBenchmark
     {
         Console.Error.WriteLine($"{problem}. Usage: quality {{synthetic|ablations|coco|all}} [--iterations N] [--coco-iterations N] [--threads N] " +
                                 "[--set Option=Value] [--coco-set Option=Value (Seeds.X=V for seed thresholds)] [--train N] [--test N] [--max-side N] [--crf] [--no-supervised] [--data DIR] " +
-                                "[--weights model.json] [--dump DIR] [--backbone mobilenet|resnet18] [--recipe reference|small-dataset] [--resnet-weights FILE] [--seed-sweep] [--inference-variants] [--two-step] [--save-model FILE] [--load-model FILE] [--pseudo-sweep] [--pseudo-cam-weight W] [--pseudo-cam-threshold T] [--pseudo-cam-scales 0.5,1.5] [--two-step-iterations N]");
+                                "[--weights model.json] [--dump DIR] [--backbone mobilenet|resnet18] [--recipe reference|small-dataset] [--resnet-weights FILE] [--seed-sweep] [--inference-variants] [--two-step] [--save-model FILE] [--load-model FILE] [--pseudo-sweep] [--seed-sweep-background] [--pseudo-cam-weight W] [--pseudo-cam-threshold T] [--pseudo-cam-scales 0.5,1.5] [--two-step-iterations N]");
         return 2;
     }
 
@@ -125,6 +126,9 @@ internal static class QualityBenchmark
 
         /// <summary>Seed quality of several seed settings on the final CAMs (cheap: the CAMs are computed once).</summary>
         public bool SeedSweep { get; set; }
+
+        /// <summary>Seed quality of looser sure-background rules with stricter foreground ones (scale-1 CAMs only).</summary>
+        public bool SeedSweepBackground { get; set; }
 
         /// <summary>Final masks also with multi-scale, flip, and both (the inference-time averaging question).</summary>
         public bool InferenceVariants { get; set; }
@@ -419,6 +423,11 @@ internal static class QualityBenchmark
             if (s.SeedSweep)
             {
                 SeedSweep(model, images, options, sec);
+            }
+
+            if (s.SeedSweepBackground)
+            {
+                SeedSweepBackground(model, images, options, sec);
             }
 
             var finalMatrix = Predicted(model, images, PredictionOptions.Default);
@@ -733,6 +742,41 @@ internal static class QualityBenchmark
                 PrintSeedClasses($"seed sweep [{scaleName}, {name}]", matrix, model.ClassNames);
                 Row(sec, $"seeds [{scaleName}, {name}] P / C", $"{F(sq.Precision)} / {F(sq.Coverage)}", string.Empty);
             }
+        }
+    }
+
+    /// <summary>
+    /// Seeds with a looser sure-background rule (BackgroundCamThreshold, HighBackgroundPower) and stricter foreground
+    /// ones (CamPercentile, LowBackgroundPower): the background seeds are the precise ones on coco128-voc, the
+    /// foreground ones the imprecise ones.
+    /// </summary>
+    private static void SeedSweepBackground(SegmentationModel model, IReadOnlyList<LabelledImage> images, RrmTrainingOptions options, string sec)
+    {
+        var b = options.Seeds;
+        var variants = new List<(string Name, ReliableSeedOptions Seeds)>();
+        foreach (float bgThreshold in new[] { 0.5f, 0.3f })
+        {
+            foreach (float percentile in new[] { 0.6f, 0.8f })
+            {
+                variants.Add(($"bg cam {bgThreshold} pct {percentile}", b with { BackgroundCamThreshold = bgThreshold, CamPercentile = percentile }));
+                variants.Add(($"bg cam {bgThreshold} pct {percentile} high 16", b with { BackgroundCamThreshold = bgThreshold, CamPercentile = percentile, HighBackgroundPower = 16 }));
+            }
+        }
+
+        variants.Add(("bg cam 0.3 pct 0.8 high 8", b with { BackgroundCamThreshold = 0.3f, CamPercentile = 0.8f, HighBackgroundPower = 8 }));
+        variants.Add(("bg cam 0.3 pct 0.9", b with { BackgroundCamThreshold = 0.3f, CamPercentile = 0.9f }));
+        var cams = SweepCams(model, images, options.CamScales);
+        foreach (var (name, seedOptions) in variants)
+        {
+            var matrix = new ConfusionMatrix(model.ClassNames.Count + 1);
+            using var seeds = new ReliableSeeds(seedOptions, options.Threads);
+            for (int i = 0; i < images.Count; i++)
+            {
+                matrix.Add(images[i].Mask!.Labels, seeds.Compute(images[i].Image, images[i].MultiHot(model.ClassNames.Count), cams[i]));
+            }
+
+            PrintSeedClasses($"seed sweep [{name}]", matrix, model.ClassNames);
+            Row(sec, $"seeds [{name}] P / C", $"{F(matrix.SeedQuality.Precision)} / {F(matrix.SeedQuality.Coverage)}", string.Empty);
         }
     }
 
