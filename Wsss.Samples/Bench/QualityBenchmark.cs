@@ -68,8 +68,16 @@ internal static class QualityBenchmark
                 case "--backbone": settings.Backbone = TrainingBenchmark.ParseBackbone(Next()); break;
                 case "--recipe": settings.Recipe = Next(); break;
                 case "--seed-sweep": settings.SeedSweep = true; break;
+                case "--seed-sweep-background": settings.SeedSweepBackground = true; break;
                 case "--inference-variants": settings.InferenceVariants = true; break;
                 case "--two-step": settings.TwoStep = true; break;
+                case "--save-model": settings.SaveModel = Next(); break;
+                case "--pseudo-sweep": settings.PseudoSweep = true; break;
+                case "--pseudo-cam-weight": settings.PseudoCamWeight = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--pseudo-cam-threshold": settings.PseudoCamThreshold = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--pseudo-cam-scales": settings.PseudoCamScales = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--two-step-iterations": settings.TwoStepIterations = Int(Next()); break;
+                case "--load-model": settings.LoadModel = Next(); break;
                 default: return Usage($"unknown argument '{args[i]}'");
             }
         }
@@ -96,7 +104,7 @@ internal static class QualityBenchmark
     {
         Console.Error.WriteLine($"{problem}. Usage: quality {{synthetic|ablations|coco|all}} [--iterations N] [--coco-iterations N] [--threads N] " +
                                 "[--set Option=Value] [--coco-set Option=Value (Seeds.X=V for seed thresholds)] [--train N] [--test N] [--max-side N] [--crf] [--no-supervised] [--data DIR] " +
-                                "[--weights model.json] [--dump DIR] [--backbone mobilenet|resnet18] [--recipe reference|small-dataset] [--resnet-weights FILE] [--seed-sweep] [--inference-variants] [--two-step]");
+                                "[--weights model.json] [--dump DIR] [--backbone mobilenet|resnet18] [--recipe reference|small-dataset] [--resnet-weights FILE] [--seed-sweep] [--inference-variants] [--two-step] [--save-model FILE] [--load-model FILE] [--pseudo-sweep] [--seed-sweep-background] [--pseudo-cam-weight W] [--pseudo-cam-threshold T] [--pseudo-cam-scales 0.5,1.5] [--two-step-iterations N]");
         return 2;
     }
 
@@ -119,11 +127,33 @@ internal static class QualityBenchmark
         /// <summary>Seed quality of several seed settings on the final CAMs (cheap: the CAMs are computed once).</summary>
         public bool SeedSweep { get; set; }
 
+        /// <summary>Seed quality of looser sure-background rules with stricter foreground ones (scale-1 CAMs only).</summary>
+        public bool SeedSweepBackground { get; set; }
+
         /// <summary>Final masks also with multi-scale, flip, and both (the inference-time averaging question).</summary>
         public bool InferenceVariants { get; set; }
 
         /// <summary>The two-step variant: a fully supervised network trained on the model's pseudo masks (labels + CRF).</summary>
         public bool TwoStep { get; set; }
+
+        /// <summary>coco: pseudo masks from CAMs (+ CRF, image labels), alone and mixed with the segmentation branch, for several settings.</summary>
+        public bool PseudoSweep { get; set; }
+
+        /// <summary>coco pseudo masks (and the two-step variant's labels): CAM weight, background threshold and extra CAM scales; null: the recipe's.</summary>
+        public double? PseudoCamWeight { get; set; }
+
+        public double? PseudoCamThreshold { get; set; }
+
+        public double[]? PseudoCamScales { get; set; }
+
+        /// <summary>coco two-step: iterations of the supervised second step; null: the weak run's, stopped at its CPU time.</summary>
+        public int? TwoStepIterations { get; set; }
+
+        /// <summary>coco: write the weakly trained model here (to evaluate it again with --load-model).</summary>
+        public string? SaveModel { get; set; }
+
+        /// <summary>coco: evaluate this saved model instead of training one (the options still describe its recipe).</summary>
+        public string? LoadModel { get; set; }
 
         public int Threads { get; set; } = 2;
 
@@ -353,7 +383,22 @@ internal static class QualityBenchmark
         var options = CocoOptions(s);
         Console.WriteLine($"coco128-voc: {images.Count} images (longer side <= {s.MaxSide}), recipe {s.Recipe}, weights {weights}, options {options.ToJson()}, seeds {options.Seeds}");
         Console.WriteLine(FormattableString.Invariant($"Energy-to-seed-loss balance at crop {options.CropSize} vs 321: {EnergyScaleFor(options.CropSize):F1}x weaker at equal weight."));
-        var (model, wall, cpu) = TrainWeak(options, data);
+        SegmentationModel model;
+        double wall = 0, cpu = 0;
+        if (s.LoadModel is not null)
+        {
+            model = SegmentationModel.Load(s.LoadModel);
+            Console.WriteLine($"coco: evaluating the saved model {s.LoadModel} (no training).");
+        }
+        else
+        {
+            (model, wall, cpu) = TrainWeak(options, data);
+            if (s.SaveModel is not null)
+            {
+                model.Save(s.SaveModel);
+            }
+        }
+
         using (model)
         {
             string sec = $"coco128-voc, {s.Backbone}{(mobileNet ? " 0.75" : string.Empty)} ImageNet, recipe {s.Recipe}, training images";
@@ -380,6 +425,11 @@ internal static class QualityBenchmark
                 SeedSweep(model, images, options, sec);
             }
 
+            if (s.SeedSweepBackground)
+            {
+                SeedSweepBackground(model, images, options, sec);
+            }
+
             var finalMatrix = Predicted(model, images, PredictionOptions.Default);
             PrintMatrix("final masks", finalMatrix);
             double final = finalMatrix.MeanIoU;
@@ -391,6 +441,19 @@ internal static class QualityBenchmark
                 var pseudo = PseudoMasks(model, images, new PredictionOptions { UseCrf = true });
                 PrintMatrix("pseudo masks (image labels + CRF)", pseudo);
                 Row(sec, "mIoU pseudo masks (image labels + CRF)", F(pseudo.MeanIoU), $">= CAM + 0.03 = {F(cam + 0.03)}");
+                var recipePseudo = PseudoOptions(s);
+                if (recipePseudo.CamWeight > 0)
+                {
+                    var camPseudo = PseudoMasks(model, images, recipePseudo);
+                    PrintMatrix($"pseudo masks ({PseudoName(recipePseudo)})", camPseudo);
+                    PrintSeedClasses($"pseudo masks ({PseudoName(recipePseudo)})", camPseudo, dataset.ClassNames);
+                    Row(sec, $"mIoU pseudo masks ({PseudoName(recipePseudo)})", F(camPseudo.MeanIoU), $">= CAM + 0.03 = {F(cam + 0.03)}");
+                }
+            }
+
+            if (s.PseudoSweep)
+            {
+                PseudoSweep(model, images, dataset.ClassNames, sec);
             }
 
             if (s.InferenceVariants)
@@ -398,6 +461,10 @@ internal static class QualityBenchmark
                 foreach (var (name, prediction) in new (string, PredictionOptions)[]
                          {
                              ("flip", new PredictionOptions { Flip = true }),
+                             ("scale 0.5 alone", new PredictionOptions { Scales = [0.5] }),
+                             ("scale 0.75 alone", new PredictionOptions { Scales = [0.75] }),
+                             ("scale 1.25 alone", new PredictionOptions { Scales = [1.25] }),
+                             ("scale 1.5 alone", new PredictionOptions { Scales = [1.5] }),
                              ("scales 0.5-1.5", new PredictionOptions { Scales = [0.5, 0.75, 1.0, 1.25, 1.5] }),
                              ("scales 0.5-1.5 + flip", PredictionOptions.MultiScaleFlip),
                              ("scales 0.75-1.25 + flip", new PredictionOptions { Scales = [0.75, 1.0, 1.25], Flip = true }),
@@ -414,7 +481,7 @@ internal static class QualityBenchmark
 
             if (s.TwoStep)
             {
-                TwoStep(model, images, dataset.ClassNames, options, cpu, sec);
+                TwoStep(model, images, dataset.ClassNames, options, s.TwoStepIterations is null && cpu > 0 ? cpu : null, s.TwoStepIterations, PseudoOptions(s), sec);
             }
         }
 
@@ -439,6 +506,82 @@ internal static class QualityBenchmark
                 PrintMatrix("fully supervised masks", matrix);
                 Row(sec, "mIoU masks, training images", F(matrix.MeanIoU), string.Empty);
             }
+        }
+    }
+
+    /// <summary>
+    /// Pseudo masks (image labels known) from the CAMs, the segmentation branch, or both mixed, with and without the
+    /// CRF, for several CAM backgrounds and CAM scale sets: the CAMs and segmentation probabilities are computed once
+    /// per image and every setting is scored on them.
+    /// </summary>
+    private static void PseudoSweep(SegmentationModel model, IReadOnlyList<LabelledImage> images, IReadOnlyList<string> classNames, string sec)
+    {
+        // The first sweep (docs/QUALITY.md, run b1) tried more: the seeds' CRF, (1 - max CAM)^a backgrounds with
+        // a = 1, 2, 4 and thresholds up to 0.4 all scored lower; these are the neighbours of the best settings.
+        var seedCrf = new DenseCrfOptions();
+        var variants = new List<(string Name, PredictionOptions Options)>();
+        foreach (double t in new[] { 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2 })
+        {
+            variants.Add(($"CAM t {t} + CRF", new PredictionOptions { UseCrf = true, CamWeight = 1, CamBackgroundThreshold = t }));
+            variants.Add(($"CAM 0.5,1,1.5 t {t} + CRF", new PredictionOptions { UseCrf = true, CamWeight = 1, CamBackgroundThreshold = t, CamScales = [0.5, 1.5] }));
+        }
+
+        foreach (double a in new[] { 8.0, 12.0, 16.0 })
+        {
+            variants.Add(($"CAM power {a} + CRF", new PredictionOptions { UseCrf = true, CamWeight = 1, CamBackgroundPower = a }));
+        }
+
+        foreach (double t in new[] { 0.05, 0.1 })
+        {
+            variants.Add(($"CAM t {t} + seed CRF", new PredictionOptions { UseCrf = true, Crf = seedCrf, CamWeight = 1, CamBackgroundThreshold = t }));
+            foreach (double w in new[] { 0.5, 0.8 })
+            {
+                variants.Add(($"seg + CAM w {w} t {t} + CRF", new PredictionOptions { UseCrf = true, CamWeight = w, CamBackgroundThreshold = t }));
+            }
+        }
+
+        variants.Add(("CAM t 0.15, no CRF", new PredictionOptions { CamWeight = 1, CamBackgroundThreshold = 0.15 }));
+        variants.Add(("seg, image labels, no CRF", new PredictionOptions()));
+        variants.Add(("seg, image labels + CRF", new PredictionOptions { UseCrf = true }));
+        var matrices = variants.Select(_ => new ConfusionMatrix(classNames.Count + 1)).ToArray();
+        var cpu0 = CpuSeconds();
+        foreach (var item in images)
+        {
+            bool[] keep = model.PresentWithBackground(item.Labels);
+            int plane = item.Image.Height * item.Image.Width;
+            float[] seg = model.Probabilities(item.Image, PredictionOptions.Default);
+            var cams = new Dictionary<string, float[]>
+            {
+                [""] = model.ClassActivationMaps(item.Image, item.Labels, []),
+                ["0.5,1.5"] = model.ClassActivationMaps(item.Image, item.Labels, [0.5, 1.5]),
+            };
+            for (int v = 0; v < variants.Count; v++)
+            {
+                var o = variants[v].Options;
+                float[] p;
+                if (o.CamWeight > 0)
+                {
+                    p = SegmentationModel.CamProbabilities(cams[string.Join(",", o.CamScales.Select(x => x.ToString(CultureInfo.InvariantCulture)))], keep, plane, o.CamBackgroundThreshold, o.CamBackgroundPower);
+                    float w = (float)o.CamWeight;
+                    for (int i = 0; i < p.Length && w < 1; i++)
+                    {
+                        p[i] = ((1 - w) * seg[i]) + (w * p[i]);
+                    }
+                }
+                else
+                {
+                    p = (float[])seg.Clone();
+                }
+
+                matrices[v].Add(item.Mask!, model.RestrictedMask(item.Image, keep, p, o).Mask);
+            }
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"  pseudo sweep: {variants.Count} settings, CPU {CpuSeconds() - cpu0:F0} s"));
+        for (int v = 0; v < variants.Count; v++)
+        {
+            Console.WriteLine($"  pseudo [{variants[v].Name}]: IoU per class {string.Join(" ", matrices[v].IoUs().Select(F))}");
+            Row(sec, $"mIoU pseudo masks [{variants[v].Name}]", F(matrices[v].MeanIoU), string.Empty);
         }
     }
 
@@ -482,22 +625,52 @@ internal static class QualityBenchmark
     /// Spec section 8: the trained model's pseudo masks (image labels + CRF) become the masks of a fully supervised run
     /// of the same network and recipe for the same CPU time as the weak run, evaluated against the true masks.
     /// </summary>
-    private static void TwoStep(SegmentationModel model, IReadOnlyList<LabelledImage> images, IReadOnlyList<string> classNames, RrmTrainingOptions options, double weakCpu, string sec)
+    private static void TwoStep(SegmentationModel model, IReadOnlyList<LabelledImage> images, IReadOnlyList<string> classNames, RrmTrainingOptions options, double? weakCpu, int? iterations, PredictionOptions pseudoOptions, string sec)
     {
         var pseudo = images.Select(item => new LabelledImage(item.Id, item.Image, item.Labels, classNames,
-            model.PseudoMask(item.Image, item.Labels, new PredictionOptions { UseCrf = true }).Mask)).ToList();
+            model.PseudoMask(item.Image, item.Labels, pseudoOptions).Mask)).ToList();
         var sup = Clone(options);
-        sup.Iterations = options.Iterations;
+        sup.Iterations = iterations ?? options.Iterations;
         double cpu0 = CpuSeconds();
-        var (second, done) = SupervisedTrainer.Train(WeakDataset.From(pseudo, classNames), sup, weakCpu);
+        var (second, done) = SupervisedTrainer.Train(WeakDataset.From(pseudo, classNames), sup, weakCpu, (it, loss) =>
+        {
+            if (it % 50 == 0)
+            {
+                Console.Error.WriteLine(FormattableString.Invariant($"  two-step it {it}, CE {loss:F4}, CPU {CpuSeconds() - cpu0:F0} s"));
+            }
+        });
         using (second)
         {
+            string from = $"on {PseudoName(pseudoOptions)}";
             var matrix = Predicted(second, images, PredictionOptions.Default);
             PrintMatrix("two-step masks", matrix);
-            Row(sec, $"mIoU two-step (supervised on the pseudo masks, {done} it, CPU {CpuSeconds() - cpu0:F0} s)", F(matrix.MeanIoU), string.Empty);
+            Row(sec, $"mIoU two-step ({from}, {done} it, CPU {CpuSeconds() - cpu0:F0} s)", F(matrix.MeanIoU), string.Empty);
             Row(sec, "mIoU two-step + CRF", F(Predicted(second, images, new PredictionOptions { UseCrf = true }).MeanIoU), string.Empty);
+            var labelled = PseudoMasks(second, images, new PredictionOptions { UseCrf = true });
+            PrintMatrix("two-step, image labels + CRF", labelled);
+            Row(sec, "mIoU two-step, image labels + CRF", F(labelled.MeanIoU), string.Empty);
+            Row(sec, "mIoU two-step, image labels, no CRF", F(PseudoMasks(second, images, new PredictionOptions()).MeanIoU), string.Empty);
         }
     }
+
+    /// <summary>The pseudo-mask settings of the run: the recipe's, with the --pseudo-cam-* overrides.</summary>
+    private static PredictionOptions PseudoOptions(Settings s)
+    {
+        var recipe = RrmRecipe.PseudoMaskOptions(s.Recipe);
+        return new PredictionOptions
+        {
+            UseCrf = recipe.UseCrf,
+            Crf = recipe.Crf,
+            CamWeight = s.PseudoCamWeight ?? recipe.CamWeight,
+            CamBackgroundThreshold = s.PseudoCamThreshold ?? recipe.CamBackgroundThreshold,
+            CamBackgroundPower = recipe.CamBackgroundPower,
+            CamScales = s.PseudoCamScales ?? recipe.CamScales,
+        };
+    }
+
+    private static string PseudoName(PredictionOptions o) => o.CamWeight <= 0
+        ? "segmentation, image labels + CRF"
+        : FormattableString.Invariant($"{(o.CamWeight >= 1 ? "CAM" : $"seg + CAM w {o.CamWeight}")} scales 1{string.Concat(o.CamScales.Select(v => FormattableString.Invariant($",{v}")))} t {o.CamBackgroundThreshold}{(o.UseCrf ? " + CRF" : string.Empty)}, image labels");
 
     private static RrmTrainingOptions Clone(RrmTrainingOptions o)
     {
@@ -569,6 +742,41 @@ internal static class QualityBenchmark
                 PrintSeedClasses($"seed sweep [{scaleName}, {name}]", matrix, model.ClassNames);
                 Row(sec, $"seeds [{scaleName}, {name}] P / C", $"{F(sq.Precision)} / {F(sq.Coverage)}", string.Empty);
             }
+        }
+    }
+
+    /// <summary>
+    /// Seeds with a looser sure-background rule (BackgroundCamThreshold, HighBackgroundPower) and stricter foreground
+    /// ones (CamPercentile, LowBackgroundPower): the background seeds are the precise ones on coco128-voc, the
+    /// foreground ones the imprecise ones.
+    /// </summary>
+    private static void SeedSweepBackground(SegmentationModel model, IReadOnlyList<LabelledImage> images, RrmTrainingOptions options, string sec)
+    {
+        var b = options.Seeds;
+        var variants = new List<(string Name, ReliableSeedOptions Seeds)>();
+        foreach (float bgThreshold in new[] { 0.5f, 0.3f })
+        {
+            foreach (float percentile in new[] { 0.6f, 0.8f })
+            {
+                variants.Add(($"bg cam {bgThreshold} pct {percentile}", b with { BackgroundCamThreshold = bgThreshold, CamPercentile = percentile }));
+                variants.Add(($"bg cam {bgThreshold} pct {percentile} high 16", b with { BackgroundCamThreshold = bgThreshold, CamPercentile = percentile, HighBackgroundPower = 16 }));
+            }
+        }
+
+        variants.Add(("bg cam 0.3 pct 0.8 high 8", b with { BackgroundCamThreshold = 0.3f, CamPercentile = 0.8f, HighBackgroundPower = 8 }));
+        variants.Add(("bg cam 0.3 pct 0.9", b with { BackgroundCamThreshold = 0.3f, CamPercentile = 0.9f }));
+        var cams = SweepCams(model, images, options.CamScales);
+        foreach (var (name, seedOptions) in variants)
+        {
+            var matrix = new ConfusionMatrix(model.ClassNames.Count + 1);
+            using var seeds = new ReliableSeeds(seedOptions, options.Threads);
+            for (int i = 0; i < images.Count; i++)
+            {
+                matrix.Add(images[i].Mask!.Labels, seeds.Compute(images[i].Image, images[i].MultiHot(model.ClassNames.Count), cams[i]));
+            }
+
+            PrintSeedClasses($"seed sweep [{name}]", matrix, model.ClassNames);
+            Row(sec, $"seeds [{name}] P / C", $"{F(matrix.SeedQuality.Precision)} / {F(matrix.SeedQuality.Coverage)}", string.Empty);
         }
     }
 

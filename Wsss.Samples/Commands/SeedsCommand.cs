@@ -1,7 +1,9 @@
 using System.CommandLine;
 using Wsss.Evaluation;
 using Wsss.Imaging;
+using Wsss.Inference;
 using Wsss.Samples.Report;
+using Wsss.Training;
 
 namespace Wsss.Samples.Commands;
 
@@ -18,9 +20,12 @@ internal static class SeedsCommand
         var output = new Option<string>("--output", "-o") { Description = "Folder for seeds/{id}.png (VOC palette, 255 = unreliable shown white) and pseudo/{id}.png (VOC palette pseudo masks). Default pseudo-labels.", DefaultValueFactory = _ => "pseudo-labels" };
         var (scales, flip, crf) = PredictCommand.PredictionOptionsFor(crfDefault: true);
         var noSeeds = new Option<bool>("--no-seeds") { Description = "Skip the reliable seeds (two CRFs per image); write only the pseudo masks." };
+        var camWeight = new Option<double?>("--cam-weight") { Description = "Weight of the CAM probabilities mixed into the segmentation branch's before the CRF (0-1; 1: CAMs + CRF alone, the small-dataset recipe's pseudo masks). Default 0 (the segmentation branch, spec section 8)." };
+        var camThreshold = new Option<double?>("--cam-threshold") { Description = $"Background score of the CAM probabilities (the CAM baseline's threshold). Default {RrmRecipe.SmallDatasetPseudoMasks().CamBackgroundThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture)}." };
+        var camScales = new Option<string?>("--cam-scales") { Description = $"Comma-separated extra CAM scales besides 1 for the CAM probabilities. Default {string.Join(",", RrmRecipe.SmallDatasetPseudoMasks().CamScales.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)))}." };
         var command = new Command("seeds", "Export reliable seeds and CRF-refined pseudo masks of a dataset with a trained model (the paper's two-step variant). Prints their quality when the dataset has masks.")
         {
-            model, output, scales, flip, crf, noSeeds,
+            model, output, scales, flip, crf, noSeeds, camWeight, camThreshold, camScales,
         };
         var data = DatasetOptions.AddTo(command, withMasks: true);
         var common = CommonOptions.AddTo(command, withSeed: false);
@@ -28,7 +33,19 @@ internal static class SeedsCommand
         {
             var settings = common.Read(parse);
             settings.Apply();
-            var options = PredictCommand.ReadPredictionOptions(parse, scales, flip, crf);
+            var read = PredictCommand.ReadPredictionOptions(parse, scales, flip, crf);
+            var camDefaults = RrmRecipe.SmallDatasetPseudoMasks();
+            string? camScaleText = parse.GetValue(camScales);
+            var options = new PredictionOptions
+            {
+                Scales = read.Scales,
+                Flip = read.Flip,
+                UseCrf = read.UseCrf,
+                CamWeight = parse.GetValue(camWeight) ?? 0,
+                CamBackgroundThreshold = parse.GetValue(camThreshold) ?? camDefaults.CamBackgroundThreshold,
+                CamScales = camScaleText is null ? camDefaults.CamScales
+                    : camScaleText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
+            };
             bool withSeeds = !parse.GetValue(noSeeds);
             string folder = Path.GetFullPath(parse.GetValue(output)!);
             using var segmentation = PredictCommand.LoadModel(parse.GetValue(model)!, settings);

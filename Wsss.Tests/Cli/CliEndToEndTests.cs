@@ -122,6 +122,17 @@ public sealed class CliEndToEndTests
             var pseudo = PalettePng.Decode(Path.Combine(output, "pseudo", id + ".png"));
             Assert.IsTrue(pseudo.Indices.All(allowed.Contains), $"pseudo mask of {id} only has its labelled classes");
         }
+
+        // CAM + CRF pseudo masks (the small-dataset recipe's) keep to the labels too.
+        string camOutput = Path.Combine(root, "pseudo-cam");
+        (code, stdout, stderr) = CliHost.Run("seeds", "--model", model, "--images", Path.Combine(root, "images"), "--labels", Path.Combine(root, "labels.csv"), "--masks", Path.Combine(root, "masks"), "--output", camOutput, "--no-seeds", "--cam-weight", "1", "--cam-threshold", "0.2", "--cam-scales", "0.5", "--no-progress");
+        Assert.AreEqual(0, code, stderr);
+        StringAssert.Contains(stdout, "pseudo-mask mIoU");
+        foreach (var (id, names) in labels)
+        {
+            var allowed = names.Select(n => (byte)(Array.IndexOf(classes, n) + 1)).Append((byte)0).ToHashSet();
+            Assert.IsTrue(PalettePng.Decode(Path.Combine(camOutput, "pseudo", id + ".png")).Indices.All(allowed.Contains), $"CAM pseudo mask of {id}");
+        }
     }
 
     [TestMethod]

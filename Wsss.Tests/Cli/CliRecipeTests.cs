@@ -67,4 +67,17 @@ public sealed class CliRecipeTests
         Assert.AreEqual(0, RrmRecipe.SmallDataset().BackboneLearningRateFactor, "the small-dataset recipe keeps the ImageNet backbone fixed");
         RrmRecipe.SmallDataset().Validate();
     }
+
+    [TestMethod]
+    public void PseudoMaskOptions_ReferenceIsTheSegmentationBranch_SmallDatasetTheCams()
+    {
+        var reference = RrmRecipe.PseudoMaskOptions("reference");
+        Assert.IsTrue(reference.UseCrf);
+        Assert.AreEqual(0, reference.CamWeight, "spec section 8: the segmentation branch's masks");
+        var small = RrmRecipe.PseudoMaskOptions("Small-Dataset");
+        Assert.AreEqual(1, small.CamWeight);
+        Assert.IsTrue(small.UseCrf);
+        Assert.AreEqual(RrmRecipe.SmallDatasetPseudoMasks().CamBackgroundThreshold, small.CamBackgroundThreshold);
+        Assert.ThrowsExactly<ArgumentException>(() => RrmRecipe.PseudoMaskOptions("huge"));
+    }
 }

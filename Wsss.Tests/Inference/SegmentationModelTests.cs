@@ -175,6 +175,82 @@ public sealed class SegmentationModelTests
     }
 
     [TestMethod]
+    public void CamPseudoMaskWithoutCrfIsTheCamBaselineAtItsThreshold()
+    {
+        const double t = 0.2;
+        foreach (var sample in TinyModel.Data.Take(4))
+        {
+            int plane = sample.Image.Height * sample.Image.Width;
+            float[] cams = model.ClassActivationMaps(sample.Image, sample.Labels, []);
+            var pseudo = model.PseudoMask(sample.Image, sample.Labels, new PredictionOptions { CamWeight = 1, CamBackgroundThreshold = t }).Mask.Labels;
+            for (int i = 0; i < plane; i++)
+            {
+                // argmax over [t, CAMs]; ties go to the lower label, as in the pseudo mask's argmax.
+                float best = (float)t;
+                byte expected = 0;
+                for (int c = 0; c < model.ClassNames.Count; c++)
+                {
+                    if (cams[(c * plane) + i] > best)
+                    {
+                        best = cams[(c * plane) + i];
+                        expected = (byte)(c + 1);
+                    }
+                }
+
+                Assert.AreEqual(expected, pseudo[i], $"pixel {i}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void MixedPseudoMasksKeepToTheLabels()
+    {
+        foreach (var sample in TinyModel.Data.Take(4))
+        {
+            var allowed = sample.Labels.Select(c => (byte)(c + 1)).Append((byte)0).ToHashSet();
+            foreach (var options in new[]
+                     {
+                         new PredictionOptions { UseCrf = true, CamWeight = 0.5, CamScales = [0.5], IncludeProbabilities = true },
+                         new PredictionOptions { UseCrf = true, CamWeight = 1, CamBackgroundPower = 4, IncludeProbabilities = true },
+                     })
+            {
+                var pseudo = model.PseudoMask(sample.Image, sample.Labels, options);
+                Assert.IsTrue(pseudo.Mask.Labels.All(allowed.Contains), "only labelled classes and background");
+                int plane = sample.Image.Height * sample.Image.Width;
+                for (int i = 0; i < plane; i += 7)
+                {
+                    float sum = 0;
+                    for (int c = 0; c <= model.ClassNames.Count; c++)
+                    {
+                        sum += pseudo.Probabilities![(c * plane) + i];
+                    }
+
+                    Assert.AreEqual(1f, sum, 1e-3f, $"pixel {i} probabilities sum to 1");
+                }
+            }
+        }
+    }
+
+    [TestMethod]
+    public void CamProbabilitiesFollowTheBackgroundRule()
+    {
+        // Two classes, one present, two pixels: CAM 0.6 and 0.1.
+        bool[] keep = [true, true, false];
+        float[] cams = [0.6f, 0.1f, 0.9f, 0.9f];
+        float[] threshold = SegmentationModel.CamProbabilities(cams, keep, 2, 0.2, 0);
+        float[] expected = [0.25f, 2f / 3f, 0.75f, 1f / 3f, 0f, 0f];
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.AreEqual(expected[i], threshold[i], 1e-5f, $"value {i}: background 0.2 against CAM 0.6 and 0.1; the absent class is 0");
+        }
+
+        float[] power = SegmentationModel.CamProbabilities(cams, keep, 2, 0.2, 2);
+        Assert.AreEqual(0.16f / 0.76f, power[0], 1e-5f, "(1 - 0.6)^2 against 0.6");
+        Assert.AreEqual(0.81f / 0.91f, power[1], 1e-5f, "(1 - 0.1)^2 against 0.1");
+        Assert.ThrowsExactly<ArgumentException>(() => model.PseudoMask(TinyModel.Data[0].Image, TinyModel.Data[0].Labels, new PredictionOptions { CamWeight = 1.5 }));
+    }
+
+    [TestMethod]
     public void UnknownClassIndexIsRejected()
     {
         var image = TinyModel.Data[0].Image;

@@ -54,6 +54,38 @@ public sealed class SeededCrossEntropyTests
         }
     }
 
+    /// <summary>Class-balanced foreground: the mean of the per-class means; background and gradients follow.</summary>
+    [TestMethod]
+    public void ClassBalancedForeground_AveragesPerClassMeans()
+    {
+        var rng = new Random(3);
+        double[] logits = Enumerable.Range(0, 2 * 3 * 4).Select(_ => (rng.NextDouble() * 4) - 2).ToArray();
+        long[] labels = [0, 255, 2, 0, /* image 2 */ 1, 0, 255, 2];
+        double Pixel(int n, int i, long c)
+        {
+            double[] z = Enumerable.Range(0, 3).Select(k => logits[(((n * 3) + k) * 4) + i]).ToArray();
+            return LogSumExp(z) - z[c];
+        }
+
+        double bg = (Pixel(0, 0, 0) + Pixel(0, 3, 0) + Pixel(1, 1, 0)) / 3;
+        double fg = (Pixel(1, 0, 1) + ((Pixel(0, 2, 2) + Pixel(1, 3, 2)) / 2)) / 2;
+        using var scope = NewDisposeScope();
+        Tensor x = tensor(logits, [2, 3, 2, 2], requires_grad: true);
+        using SeededCrossEntropyResult r = SeededCrossEntropy.Compute(x, tensor(labels, [2, 2, 2]), classBalanced: true);
+        Assert.AreEqual(bg, r.Background.ToDouble(), 1e-12);
+        Assert.AreEqual(fg, r.Foreground.ToDouble(), 1e-12);
+        r.Total.backward();
+        double[] grad = Values(x.grad!);
+        // The class-1 pixel (1, 0) weighs 1/2 in the foreground term; each class-2 pixel 1/4.
+        double[] z10 = Enumerable.Range(0, 3).Select(k => logits[((3 + k) * 4) + 0]).ToArray();
+        double lse = LogSumExp(z10);
+        Assert.AreEqual((Math.Exp(z10[1] - lse) - 1) / 2, grad[((3 + 1) * 4) + 0], 1e-12);
+
+        // No foreground pixel: the term is 0, finite.
+        using SeededCrossEntropyResult none = SeededCrossEntropy.Compute(x, zeros([2, 2, 2], ScalarType.Int64), classBalanced: true);
+        Assert.AreEqual(0.0, none.Foreground.ToDouble());
+    }
+
     /// <summary>Logits constant in space upsample to the same constant, so each pixel's loss is known.</summary>
     [TestMethod]
     public void LogitsAreUpsampledBilinearlyToTheLabels()

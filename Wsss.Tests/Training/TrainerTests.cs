@@ -71,6 +71,17 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void ClassBalancedSeedLossTrainsWithFiniteLosses()
+    {
+        var reports = new List<TrainingProgress>();
+        var options = Tiny();
+        options.SeedClassBalance = true;
+        using var model = new RrmTrainer(options).Train(WeakDataset.From(Data), new SyncProgress(reports.Add));
+        Assert.IsTrue(reports.Skip(2).All(r => double.IsFinite(r.SeedLoss) && r.SeedLoss > 0), "the balanced seed loss is finite and positive");
+        Assert.AreEqual(6, reports.Count);
+    }
+
+    [TestMethod]
     public void EveryIterationGetsItsOwnBatchWhenThePrefetchStartsLate()
     {
         // The next batch is prepared on the thread pool while the current step runs. Here the pool is busy when

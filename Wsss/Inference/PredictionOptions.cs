@@ -17,6 +17,35 @@ public sealed class PredictionOptions
     /// <summary>CRF settings when <see cref="UseCrf"/> is set. Default: RRM's inference CRF (Gaussian sxy 3 compat 3; bilateral sxy 83, srgb 5, compat 4; 10 iterations).</summary>
     public DenseCrfOptions Crf { get; init; } = DenseCrfOptions.Inference;
 
+    /// <summary>
+    /// <see cref="SegmentationModel.PseudoMask"/> only: weight w of the CAM probabilities (<see cref="CamBackgroundThreshold"/>,
+    /// <see cref="CamBackgroundPower"/>) mixed into the segmentation branch's before the CRF,
+    /// p = (1 - w) p_seg + w p_cam; 1 takes the CAMs alone (the classic CAM + dense CRF pseudo mask, and no segmentation
+    /// forward at all), 0 the segmentation branch alone. Default 0 (spec section 8: the trained model's own masks).
+    /// Deviation from the spec where set: on small datasets with a fixed backbone the segmentation branch learns from
+    /// sparse, background-dominated seeds and drops the rare classes that the CAMs still find (docs/QUALITY.md).
+    /// </summary>
+    public double CamWeight { get; init; }
+
+    /// <summary>
+    /// Background score of the CAM probabilities when <see cref="CamBackgroundPower"/> is 0: the constant t of the CAM
+    /// baseline's argmax over [t, CAMs] (the normalised CAMs lie in [0, 1]). Default 0.15 (the best threshold of the
+    /// coco128-voc sweep, docs/QUALITY.md).
+    /// </summary>
+    public double CamBackgroundThreshold { get; init; } = 0.15;
+
+    /// <summary>
+    /// When positive, the CAM probabilities' background is (1 - max_c CAM_c)^a with this a, the form of the reliable
+    /// regions' unaries (spec section 3 uses a = 4 and 32), instead of <see cref="CamBackgroundThreshold"/>. Default 0.
+    /// </summary>
+    public double CamBackgroundPower { get; init; }
+
+    /// <summary>
+    /// Extra CAM scales besides 1 for the CAM probabilities (<see cref="SegmentationModel.ClassActivationMaps"/>); empty
+    /// for scale 1 alone. Default empty.
+    /// </summary>
+    public IReadOnlyList<double> CamScales { get; init; } = [];
+
     /// <summary>Return the per-class probabilities ((C + 1) x H x W) as well as the mask. Default false.</summary>
     public bool IncludeProbabilities { get; init; }
 
@@ -39,6 +68,21 @@ public sealed class PredictionOptions
             {
                 throw new ArgumentException($"PredictionOptions.Scales must be positive and finite, got {s}.");
             }
+        }
+
+        if (!(CamWeight is >= 0 and <= 1))
+        {
+            throw new ArgumentException($"PredictionOptions.CamWeight must be in [0, 1], got {CamWeight}.");
+        }
+
+        if (!(CamBackgroundThreshold > 0) || !double.IsFinite(CamBackgroundThreshold) || !(CamBackgroundPower >= 0) || !double.IsFinite(CamBackgroundPower))
+        {
+            throw new ArgumentException($"PredictionOptions.CamBackgroundThreshold must be positive and CamBackgroundPower >= 0, got {CamBackgroundThreshold} and {CamBackgroundPower}.");
+        }
+
+        if (CamScales is null || CamScales.Any(s => !(s > 0) || !double.IsFinite(s)))
+        {
+            throw new ArgumentException("PredictionOptions.CamScales must be positive and finite.");
         }
     }
 }

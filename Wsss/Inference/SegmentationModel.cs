@@ -199,7 +199,8 @@ public sealed class SegmentationModel : IDisposable
     /// known: <see cref="Predict(RgbImage, PredictionOptions?)"/>'s averaged probabilities with every class
     /// absent from <paramref name="labels"/> set to 0 (background always stays) and the rest renormalised,
     /// then the dense CRF (over the remaining classes, so it cannot bring an absent class back) and the argmax.
-    /// A training image therefore never gets a class its label denies.
+    /// A training image therefore never gets a class its label denies. With <see cref="PredictionOptions.CamWeight"/>
+    /// above 0 the probabilities are mixed with (or, at 1, replaced by) CAM probabilities first.
     /// </summary>
     /// <param name="image">The training image.</param>
     /// <param name="labels">Its 0-based foreground classes (as <see cref="Data.LabelledImage.Labels"/>).</param>
@@ -211,7 +212,39 @@ public sealed class SegmentationModel : IDisposable
         ArgumentNullException.ThrowIfNull(image);
         options ??= new PredictionOptions { UseCrf = true };
         bool[] keep = PresentWithBackground(labels);
-        float[] probabilities = Probabilities(image, options);
+        options.Validate();
+        int plane = image.Height * image.Width;
+        float[] probabilities;
+        if (options.CamWeight > 0)
+        {
+            float[] cam = CamProbabilities(ClassActivationMaps(image, labels, options.CamScales), keep, plane, options.CamBackgroundThreshold, options.CamBackgroundPower);
+            if (options.CamWeight < 1)
+            {
+                probabilities = Probabilities(image, options);
+                float w = (float)options.CamWeight, v = 1f - w;
+                for (int i = 0; i < cam.Length; i++)
+                {
+                    // The segmentation probabilities of absent classes are zeroed below; mixing first is the same.
+                    cam[i] = (v * probabilities[i]) + (w * cam[i]);
+                }
+            }
+
+            probabilities = cam;
+        }
+        else
+        {
+            probabilities = Probabilities(image, options);
+        }
+
+        return RestrictedMask(image, keep, probabilities, options);
+    }
+
+    /// <summary>
+    /// <see cref="PseudoMask"/>'s last steps on given probabilities ((C + 1) x H x W, overwritten): absent classes
+    /// zeroed, the rest renormalised, the CRF over the kept labels if asked, the argmax.
+    /// </summary>
+    internal SegmentationResult RestrictedMask(RgbImage image, bool[] keep, float[] probabilities, PredictionOptions options)
+    {
         int plane = image.Height * image.Width;
         for (int i = 0; i < plane; i++)
         {
@@ -242,6 +275,59 @@ public sealed class SegmentationModel : IDisposable
         }
 
         return Finish(image, probabilities, options, keep);
+    }
+
+    /// <summary>
+    /// CAM probabilities ((C + 1) x H x W, background first) from normalised CAMs (C x H x W, as
+    /// <see cref="ClassActivationMaps"/> returns them): background t (or (1 - max_c CAM_c)^power when power &gt; 0), each
+    /// class of <paramref name="keep"/> its CAM, absent classes 0, then divided by the pixel's sum. Their argmax with a
+    /// constant t is the CAM baseline's mask at threshold t.
+    /// </summary>
+    internal static float[] CamProbabilities(float[] cams, bool[] keep, int plane, double threshold, double power)
+    {
+        int k = keep.Length;
+        if (cams.Length != (k - 1) * plane)
+        {
+            throw new ArgumentException($"expected {(k - 1) * plane} CAM values, got {cams.Length}.", nameof(cams));
+        }
+
+        var p = new float[k * plane];
+        for (int i = 0; i < plane; i++)
+        {
+            float max = 0;
+            for (int c = 1; c < k; c++)
+            {
+                if (keep[c])
+                {
+                    float v = Math.Clamp(cams[((c - 1) * plane) + i], 0f, 1f);
+                    p[(c * plane) + i] = v;
+                    max = Math.Max(max, v);
+                }
+            }
+
+            float bg = power > 0 ? (float)Math.Pow(1.0 - max, power) : (float)threshold;
+            p[i] = bg;
+            float sum = bg;
+            for (int c = 1; c < k; c++)
+            {
+                sum += p[(c * plane) + i];
+            }
+
+            if (sum > 0)
+            {
+                float inv = 1f / sum;
+                for (int c = 0; c < k; c++)
+                {
+                    p[(c * plane) + i] *= inv;
+                }
+            }
+            else
+            {
+                p[i] = 1f;
+            }
+        }
+
+        return p;
     }
 
     /// <summary>
@@ -308,7 +394,7 @@ public sealed class SegmentationModel : IDisposable
         }
     }
 
-    private float[] Probabilities(RgbImage image, PredictionOptions options)
+    internal float[] Probabilities(RgbImage image, PredictionOptions options)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         options.Validate();
@@ -400,7 +486,7 @@ public sealed class SegmentationModel : IDisposable
     }
 
     /// <summary>Which of the C + 1 labels (background first) survive for an image labelled <paramref name="labels"/>.</summary>
-    private bool[] PresentWithBackground(IReadOnlyList<int> labels)
+    internal bool[] PresentWithBackground(IReadOnlyList<int> labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
         var keep = new bool[ClassNames.Count + 1];

@@ -28,7 +28,17 @@ public static class SeededCrossEntropy
     /// (N, H, W), Int64 with values in {0..C, 255}; the labels are moved to the logits' device.
     /// </summary>
     /// <exception cref="ArgumentException">The shapes or the label dtype are wrong.</exception>
-    public static SeededCrossEntropyResult Compute(Tensor segLogits, Tensor labels)
+    public static SeededCrossEntropyResult Compute(Tensor segLogits, Tensor labels) => Compute(segLogits, labels, classBalanced: false);
+
+    /// <summary>
+    /// <see cref="Compute(Tensor, Tensor)"/>, or with <paramref name="classBalanced"/> a foreground term that averages
+    /// the per-class means over the foreground classes with labelled pixels in the batch,
+    /// L_fg = (1 / |K|) sum_{c in K} (1 / |F_c|) sum_{(n,i) in F_c} -log softmax(z_ni)[c], K = { c : |F_c| &gt; 0 }, so a
+    /// class with few seed pixels weighs as much as one with many. The background term is unchanged. Deviation from
+    /// spec section 4 (which pools all foreground pixels) for small datasets where one class dominates the seeds.
+    /// </summary>
+    /// <exception cref="ArgumentException">The shapes or the label dtype are wrong.</exception>
+    public static SeededCrossEntropyResult Compute(Tensor segLogits, Tensor labels, bool classBalanced)
     {
         ArgumentNullException.ThrowIfNull(segLogits);
         ArgumentNullException.ThrowIfNull(labels);
@@ -57,9 +67,30 @@ public static class SeededCrossEntropy
         Tensor isBackground = y.EqualTo(0);
         Tensor isForeground = y.NotEqualTo(0).logical_and(y.NotEqualTo(Unlabelled));
         Tensor background = Term(z, y.FilledWhere(isBackground.logical_not(), Unlabelled), isBackground);
-        Tensor foreground = Term(z, y.FilledWhere(isForeground.logical_not(), Unlabelled), isForeground);
+        Tensor foregroundTarget = y.FilledWhere(isForeground.logical_not(), Unlabelled);
+        Tensor foreground = classBalanced
+            ? BalancedTerm(z, foregroundTarget, z.shape[1])
+            : Term(z, foregroundTarget, isForeground);
         Tensor total = background.Plus(foreground);
         return new SeededCrossEntropyResult(total.MoveToOuterDisposeScope(), background.MoveToOuterDisposeScope(), foreground.MoveToOuterDisposeScope());
+    }
+
+    // Per-pixel cross-entropies summed per class with index_add (differentiable), divided by each class's count; the
+    // unlabelled pixels go to an extra bin that is dropped. Classes without pixels contribute 0 and are not counted.
+    private static Tensor BalancedTerm(Tensor logits, Tensor target, long labelCount)
+    {
+        using var zero = 0.ToScalar();
+        using var one = 1.ToScalar();
+        using var unlabelled = Unlabelled.ToScalar();
+        using var trash = labelCount.ToScalar();
+        Tensor perPixel = nn.functional.cross_entropy(logits, target, ignore_index: Unlabelled, reduction: nn.Reduction.None).reshape(-1);
+        Tensor bins = target.reshape(-1).masked_fill(target.reshape(-1).eq(unlabelled), trash);
+        Tensor sums = zeros([labelCount + 1], logits.dtype, logits.device).index_add(0, bins, perPixel, one);
+        Tensor counts = zeros([labelCount + 1], logits.dtype, logits.device).index_add(0, bins, ones_like(perPixel), one);
+        Tensor fg = counts.narrow(0, 1, labelCount - 1);
+        Tensor present = fg.gt(zero).to(logits.dtype);
+        Tensor means = sums.narrow(0, 1, labelCount - 1).div(fg.clamp_min(one));
+        return means.mul(present).sum().div(present.sum().clamp_min(one));
     }
 
     // A summed cross-entropy over no pixel is exactly 0 and stays in the graph, so dividing by

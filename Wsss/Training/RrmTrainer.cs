@@ -222,7 +222,7 @@ public sealed class RrmTrainer
                 // Upsampled once for both losses (the cross-entropy skips its own interpolation when the
                 // sizes match): same values, one bilinear pass and its backward saved.
                 var upsampledLogits = nn.functional.interpolate(output.SegmentationLogits, [s, s], mode: InterpolationMode.Bilinear, align_corners: false);
-                var ce = SeededCrossEntropy.Compute(upsampledLogits, seedTensor);
+                var ce = SeededCrossEntropy.Compute(upsampledLogits, seedTensor, options.SeedClassBalance);
                 seedLoss = ce.Total;
                 total = total.Plus(seedLoss.Times(options.SeedLossWeight));
                 if (options.EnergyLossWeight > 0)

@@ -83,6 +83,13 @@ public sealed class RrmTrainingOptions
     /// <summary>Weight of the seeded (balanced) cross-entropy. Default 1.</summary>
     public double SeedLossWeight { get; set; } = 1.0;
 
+    /// <summary>
+    /// Average the seeded cross-entropy's foreground term per class (each foreground class with seed pixels in the
+    /// batch weighs the same) instead of over all foreground pixels (<see cref="Losses.SeededCrossEntropy.Compute(Tensor, Tensor, bool)"/>).
+    /// Deviation from spec section 4, for small datasets whose seeds one class dominates. Default false (the reference).
+    /// </summary>
+    public bool SeedClassBalance { get; set; }
+
     /// <summary>Factor on the dense energy loss (whose own scale is <see cref="DenseEnergyLossOptions.Weight"/>); 0 disables it. Default 1.</summary>
     public double EnergyLossWeight { get; set; } = 1.0;
 
