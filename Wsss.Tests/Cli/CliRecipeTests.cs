@@ -66,6 +66,14 @@ public sealed class CliRecipeTests
         Assert.AreEqual(new RrmTrainingOptions().ToJson(), RrmRecipe.Reference().ToJson());
         Assert.AreEqual(0, RrmRecipe.SmallDataset().BackboneLearningRateFactor, "the small-dataset recipe keeps the ImageNet backbone fixed");
         RrmRecipe.SmallDataset().Validate();
+        var small = RrmRecipe.SmallDataset();
+        Assert.IsTrue(small.SeedClassBalance);
+        Assert.AreEqual(0.3f, small.Seeds.BackgroundCamThreshold);
+        Assert.AreEqual(16f, small.Seeds.HighBackgroundPower);
+        Assert.AreEqual(0.8f, small.Seeds.CamPercentile);
+        Assert.AreEqual(1000, small.Iterations);
+        Assert.AreEqual(0.5, small.ClassificationWarmupFraction);
+        Assert.IsFalse(RrmRecipe.Reference().SeedClassBalance, "the reference pools the foreground pixels");
     }
 
     [TestMethod]
