@@ -90,23 +90,8 @@ internal static class TestImages
     }
 
     /// <summary>Encodes with SkiaSharp: JPEG (quality), lossless WebP (quality is ignored) or PNG.</summary>
-    public static unsafe byte[] EncodeWithSkia(RgbImage image, SKEncodedImageFormat format, int quality = 95)
-    {
-        var rgba = new byte[image.Height * image.Width * 4];
-        for (int i = 0; i < image.Height * image.Width; i++)
-        {
-            (rgba[i * 4], rgba[(i * 4) + 1], rgba[(i * 4) + 2], rgba[(i * 4) + 3]) = (image.Pixels[i * 3], image.Pixels[(i * 3) + 1], image.Pixels[(i * 3) + 2], 255);
-        }
-
-        fixed (byte* p = rgba)
-        {
-            using var pixmap = new SKPixmap(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), (nint)p, image.Width * 4);
-            using SKData? data = format == SKEncodedImageFormat.Webp
-                ? pixmap.Encode(new SKWebpEncoderOptions(SKWebpEncoderCompression.Lossless, 100))
-                : pixmap.Encode(format, quality);
-            return data?.ToArray() ?? throw new InvalidOperationException($"SkiaSharp did not encode {format}.");
-        }
-    }
+    public static byte[] EncodeWithSkia(RgbImage image, SKEncodedImageFormat format, int quality = 95) =>
+        Wsss.Samples.Bench.Fuzz.ImageCodecTarget.EncodeWithSkia(image, format, quality);
 
     /// <summary>
     /// Inserts an APP1 Exif segment right after the JPEG's SOI marker whose only IFD0 entry is

@@ -182,7 +182,7 @@ public sealed class ReaderRegressionTests
         Assert.IsTrue(allocated < 4_000_000, $"{allocated:N0} bytes allocated");
 
         // A valid file still decodes through the same buffer.
-        bmp = ImageCodecTargetAccess.Bmp(image);
+        bmp = Wsss.Tests.Imaging.TestImages.Bmp24(image);
         Assert.AreEqual(4, ImageCodec.Decode(bmp).Height);
     }
 
@@ -329,26 +329,6 @@ public sealed class ReaderRegressionTests
         var e = Assert.ThrowsExactly<FileFormatException>(() => SegmentationModel.Load(path));
         StringAssert.Contains(e.Message, path);
         StringAssert.Contains(e.Message, "backbone.layer1.0.conv2.weight");
-    }
-}
-
-/// <summary>Gives the tests the fuzz target's BMP writer.</summary>
-internal static class ImageCodecTargetAccess
-{
-    public static byte[] Bmp(RgbImage image)
-    {
-        int stride = ((image.Width * 3) + 3) & ~3;
-        var bmp = new byte[54 + (stride * image.Height)];
-        bmp[0] = (byte)'B';
-        bmp[1] = (byte)'M';
-        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(2), bmp.Length);
-        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(10), 54);
-        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(14), 40);
-        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(18), image.Width);
-        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(22), image.Height);
-        BinaryPrimitives.WriteInt16LittleEndian(bmp.AsSpan(26), 1);
-        BinaryPrimitives.WriteInt16LittleEndian(bmp.AsSpan(28), 24);
-        return bmp;
     }
 }
 

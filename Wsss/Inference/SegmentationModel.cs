@@ -429,9 +429,7 @@ public sealed class SegmentationModel : IDisposable
                 return sum!.ToArrayFast<float>();
             }
 
-            // A Scalar that lives until after the native call (see Scalars).
-            using var divisor = count.ToScalar();
-            return sum!.div(divisor).ToArrayFast<float>();
+            return sum!.DividedBy(count).ToArrayFast<float>();
         }
     }
 

@@ -148,7 +148,8 @@ internal sealed class ImageCodecTarget : FuzzTarget
         return bmp;
     }
 
-    private static unsafe byte[] EncodeWithSkia(RgbImage image, SKEncodedImageFormat format)
+    /// <summary>Encodes with SkiaSharp: JPEG or PNG at <paramref name="quality"/>, WebP lossless. The tests' image helpers use it too.</summary>
+    internal static unsafe byte[] EncodeWithSkia(RgbImage image, SKEncodedImageFormat format, int quality = 90)
     {
         var rgba = new byte[image.Height * image.Width * 4];
         for (int i = 0; i < image.Height * image.Width; i++)
@@ -161,7 +162,7 @@ internal sealed class ImageCodecTarget : FuzzTarget
             using var pixmap = new SKPixmap(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), (nint)p, image.Width * 4);
             using SKData? data = format == SKEncodedImageFormat.Webp
                 ? pixmap.Encode(new SKWebpEncoderOptions(SKWebpEncoderCompression.Lossless, 100))
-                : pixmap.Encode(format, 90);
+                : pixmap.Encode(format, quality);
             return data?.ToArray() ?? throw new InvalidOperationException($"SkiaSharp did not encode {format}.");
         }
     }

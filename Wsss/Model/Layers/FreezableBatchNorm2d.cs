@@ -113,9 +113,7 @@ public sealed class FreezableBatchNorm2d : nn.Module<Tensor, Tensor>
     {
         using (no_grad())
         {
-            // A Scalar that lives until after the native call (see Scalars).
-            using var eps = Eps.ToScalar();
-            var scale = weight * running_var.add(eps, Scalars.One).rsqrt();
+            var scale = weight * running_var.Plus(Eps).rsqrt();
             var shift = bias - (running_mean * scale);
             return (scale, shift);
         }
