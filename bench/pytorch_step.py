@@ -6,8 +6,12 @@ BatchNorm, ReLU6; or, with --backbone resnet18, torchvision's ResNet-18 layout a
 layer4 dilated 2 and 4, frozen BatchNorm, --blocks per stage (2,2,2,3 is ML.NET's ONNX ResNet-18); RRM's classification head (Dropout2d 0.5, GAP, 1x1 conv, CAM from the same weights)
 and segmentation head (two 3x3 dilation-12 convs)), same step: forward at scale 1, CAM-only forwards
 without gradients at 0.5, 1.5, 2.0, CAM normalisation, classification loss + balanced seeded
-cross-entropy, backward, SGD with the four parameter groups. The CRFs and the energy loss are not
-part of PyTorch and are left out. Random weights and inputs: only the time matters.
+cross-entropy + the dense energy loss's autograd graph, backward, SGD with the four parameter groups. The
+CRFs and the energy loss's bilateral filtering (the permutohedral lattice) are not part of PyTorch: the seeds
+are random labels and the filtered W S is a random constant, so the step holds the same tensor work as Wsss's
+(softmax of the upsampled logits, 2x2 mean to half resolution, gate, surrogate, and their backward) without
+the filter, whose time is in Wsss's 'losses' part, not its network part. Random weights and inputs: only the
+time matters.
 
 Prints one JSON object: median milliseconds per part over --steps steps after --warmup steps.
 """
@@ -162,13 +166,28 @@ def multi_scale_cam(net, images, labels, cam1, scales=(0.5, 1.5, 2.0)):
         return up / (peak + 1e-5)
 
 
-def seeded_ce(seg, seeds):
-    z = F.interpolate(seg, seeds.shape[1:], mode='bilinear', align_corners=False)
+def seeded_ce(z, seeds):
     bg = seeds.eq(0)
     fg = seeds.ne(0) & seeds.ne(255)
     lb = F.cross_entropy(z, seeds.masked_fill(~bg, 255), ignore_index=255, reduction='sum') / bg.sum().clamp(min=1)
     lf = F.cross_entropy(z, seeds.masked_fill(~fg, 255), ignore_index=255, reduction='sum') / fg.sum().clamp(min=1)
     return lb + lf
+
+
+def energy_graph(z, seeds, ws, weight=1e-7):
+    """Wsss's DenseEnergyLoss at scale 0.5 with the reference gradient, W S given: L = -(w/N) sum Gate S (W S),
+    back-propagated through the surrogate sum S * sg(-2 (w/N) Gate W S) (the whole crop is image here)."""
+    n = z.shape[0]
+    ph = F.avg_pool2d(F.softmax(z, 1), 2)
+    h, w = ph.shape[2:]
+    unlabelled = seeds[:, 0:2 * h:2, 0:2 * w:2].eq(255).unsqueeze(1)
+    roi = torch.ones(n, 1, h, w)
+    gate = (roi - ph.detach().amax(1, keepdim=True)).clamp(min=0).masked_fill(unlabelled, 1.0)
+    seg = ph * roi
+    coefficient = -weight / n
+    value = (gate * seg.detach() * ws).sum() * coefficient
+    surrogate = (seg * (gate * ws)).sum() * 2.0
+    return (surrogate - surrogate.detach()) * coefficient + value
 
 
 def main():
@@ -212,6 +231,7 @@ def main():
         labels[:, 0] = 1
         seeds = torch.randint(0, c + 1, (n, s, s))
         seeds[torch.rand(n, s, s) < 0.5] = 255
+        ws = torch.rand(n, c + 1, s // 2, s // 2)
         t0 = time.perf_counter()
         logits, cam1, seg = net(images)
         t1 = time.perf_counter()
@@ -219,7 +239,9 @@ def main():
         cams.sum().item()
         t2 = time.perf_counter()
         cls = F.multilabel_soft_margin_loss(logits, labels)
-        total = cls + seeded_ce(seg, seeds)
+        # Upsampled once for both losses, as Wsss does.
+        z = F.interpolate(seg, seeds.shape[1:], mode='bilinear', align_corners=False)
+        total = cls + seeded_ce(z, seeds) + energy_graph(z, seeds, ws)
         total.item()
         t3 = time.perf_counter()
         opt.zero_grad(set_to_none=True)

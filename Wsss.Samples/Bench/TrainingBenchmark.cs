@@ -121,7 +121,7 @@ internal static class TrainingBenchmark
         PrintRow("network (fwd + CAM + bwd + opt)", network, torchNetwork);
         PrintRow("data wait (prefetched)", ours["data"], null);
         PrintRow("whole step", whole, null);
-        Console.WriteLine("(PyTorch 'losses' = classification + seeded CE only; ours also has the energy loss.)");
+        Console.WriteLine("(PyTorch 'losses' = classification + seeded CE + the energy loss's graph, its filtered W S a random constant; ours also runs the filter.)");
         if (torchNetwork is { } tn)
         {
             Console.WriteLine(FormattableString.Invariant($"Goal network part <= 0.9x PyTorch: {network / tn:F2}x -> {(network / tn <= 0.9 ? "met" : "NOT met")}"));

@@ -11,7 +11,7 @@ internal sealed class DatasetOptions
     private readonly Option<string?> labelsForVoc = new("--voc-labels") { Description = "With --voc: a labels CSV (image,labels) instead of the default image_labels.csv / Annotations." };
     private readonly Option<string?> images = new("--images") { Description = "Folder of images (with --labels), instead of --voc." };
     private readonly Option<string?> labels = new("--labels") { Description = "CSV of image,labels for --images: the file name (or stem) then the class names separated by spaces." };
-    private readonly Option<string?> masks = new("--masks") { Description = "With --images: folder of ground-truth palette PNG masks named {image stem}.png." };
+    private readonly Option<string?> masks = new("--masks") { Description = "Folder of palette PNG masks named {image stem}.png (with --voc: instead of SegmentationClass/)." };
     private readonly Option<string?> classes = new("--classes") { Description = "Comma-separated foreground class names in class order (default: the 20 VOC classes for --voc; the names found in the CSV, sorted, for --images). Label names outside this list are errors." };
     private readonly bool withMasks;
     private readonly bool withClasses;
@@ -44,6 +44,9 @@ internal sealed class DatasetOptions
         return o;
     }
 
+    /// <summary>Whether --masks was given (commands whose mode depends on it).</summary>
+    public bool HasMasks(ParseResult parse) => withMasks && parse.GetValue(masks) is not null;
+
     /// <summary>Loads the dataset named on the command line; <paramref name="classNames"/> (a model's) fixes the class order when given.</summary>
     public ImageDataset Load(ParseResult parse, IReadOnlyList<string>? classNames = null, bool requireMasks = false)
     {
@@ -72,6 +75,7 @@ internal sealed class DatasetOptions
                 LabelsCsv = parse.GetValue(labelsForVoc),
                 ClassNames = classNames,
                 RequireMasks = requireMasks,
+                MaskFolder = withMasks ? parse.GetValue(masks) : null,
             });
         }
 
@@ -83,7 +87,7 @@ internal sealed class DatasetOptions
         string? maskFolder = withMasks ? parse.GetValue(masks) : null;
         if (requireMasks && maskFolder is null)
         {
-            throw new ArgumentException("--masks DIR is needed with --images (ground-truth masks to evaluate against).");
+            throw new ArgumentException("--masks DIR is needed with --images (the masks to evaluate against or train on).");
         }
 
         if (maskFolder is not null && !Directory.Exists(maskFolder))

@@ -6,7 +6,10 @@ using Wsss.Training;
 
 namespace Wsss.Samples.Commands;
 
-/// <summary>`train`: RRM on a dataset with image-level labels, writing a model file (checkpointed, cancellable).</summary>
+/// <summary>
+/// `train`: RRM on a dataset with image-level labels, writing a model file (checkpointed, cancellable); with --masks,
+/// the same network trained on masks instead (the two-step variant's second step on the pseudo masks `seeds` wrote).
+/// </summary>
 internal static class TrainCommand
 {
     public static Command Create()
@@ -34,11 +37,12 @@ internal static class TrainCommand
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint file: written every --checkpoint-interval iterations and on Ctrl+C, resumed when it exists." };
         var checkpointInterval = new Option<int>("--checkpoint-interval") { Description = $"Iterations between checkpoints. Default {defaults.CheckpointInterval}.", DefaultValueFactory = _ => defaults.CheckpointInterval };
         var output = new Option<string>("--output", "-o") { Description = "Model file to write. Default model.safetensors.", DefaultValueFactory = _ => "model.safetensors" };
-        var command = new Command("train", "Train RRM on images with image-level labels (a VOC folder or an image folder + labels CSV) and write the model file.")
+        var command = new Command("train", "Train RRM on images with image-level labels (a VOC folder or an image folder + labels CSV) and write the model file. " +
+                                           "With --masks, train the same network's segmentation branch on those masks instead (cross-entropy, 255 ignored): the two-step variant's second step on the pseudo/ folder `seeds` writes.")
         {
             recipe, backbone, weights, width, iterations, batch, crop, lr, backboneLr, momentum, warmup, checkpoint, checkpointInterval, output,
         };
-        var data = DatasetOptions.AddTo(command, withMasks: false, withClasses: true);
+        var data = DatasetOptions.AddTo(command, withMasks: true, withClasses: true);
         var common = CommonOptions.AddTo(command);
         command.SetAction(parse => Cli.Guard(() =>
         {
@@ -76,15 +80,24 @@ internal static class TrainCommand
 
             options.Validate();
             string modelPath = Path.GetFullPath(parse.GetValue(output)!);
-            var dataset = data.Load(parse);
-            Console.WriteLine($"train: {dataset.Count} images, {dataset.ClassNames.Count} classes, recipe {parse.GetValue(recipe)}, {options.Backbone}{(options.PretrainedWeightsPath is null ? (options.Backbone == BackboneKind.ResNet18 && options.UsePackagedWeights ? " (ML.NET's packaged ImageNet weights)" : " (random init)") : $" from {options.PretrainedWeightsPath}")}, {options.Iterations} iterations x {options.BatchSize}, crop {options.CropSize}, device {settings.Device}, {settings.ThreadCount} threads");
+            bool onMasks = data.HasMasks(parse);
+            if (onMasks && parse.GetResult(warmup) is { Implicit: false })
+            {
+                Console.Error.WriteLine("note: --warmup does not apply with --masks (no classification branch, seeds or energy loss are trained).");
+            }
+
+            var dataset = data.Load(parse, requireMasks: onMasks);
+            Console.WriteLine($"train{(onMasks ? " on masks" : string.Empty)}: {dataset.Count} images, {dataset.ClassNames.Count} classes, recipe {parse.GetValue(recipe)}, {options.Backbone}{(options.PretrainedWeightsPath is null ? (options.Backbone == BackboneKind.ResNet18 && options.UsePackagedWeights ? " (ML.NET's packaged ImageNet weights)" : " (random init)") : $" from {options.PretrainedWeightsPath}")}, {options.Iterations} iterations x {options.BatchSize}, crop {options.CropSize}, device {settings.Device}, {settings.ThreadCount} threads");
             using var cancel = new CancellationTokenSource();
             using var ctrlC = Cli.CancelOnCtrlC(cancel);
             var clock = Stopwatch.StartNew();
             var run = new TrainingRun();
             try
             {
-                using var model = run.Train(options, WeakDataset.From(dataset), new ProgressDisplay(settings.NoProgress), cancel.Token);
+                var display = new ProgressDisplay(settings.NoProgress);
+                using var model = onMasks
+                    ? run.TrainOnMasks(options, WeakDataset.From(dataset), display, cancel.Token)
+                    : run.Train(options, WeakDataset.From(dataset), display, cancel.Token);
                 model.Save(modelPath);
             }
             catch (OperationCanceledException)

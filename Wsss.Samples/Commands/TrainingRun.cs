@@ -4,7 +4,7 @@ using Wsss.Training;
 
 namespace Wsss.Samples.Commands;
 
-/// <summary>Runs <see cref="RrmTrainer"/> under a progress display, keeping every progress report (for loss curves and timings).</summary>
+/// <summary>Runs a trainer under a progress display, keeping every progress report (for loss curves and timings).</summary>
 internal sealed class TrainingRun
 {
     public List<TrainingProgress> History { get; } = [];
@@ -19,6 +19,17 @@ internal sealed class TrainingRun
                 report(p.Iteration, Cli.FormattableLine(p, display.Plain));
             }), cancellationToken));
     }
+
+    /// <summary>The same network trained on the dataset's masks (<see cref="SupervisedTrainer"/>), under the same display.</summary>
+    public SegmentationModel TrainOnMasks(RrmTrainingOptions options, IWeakDataset data, ProgressDisplay display, CancellationToken cancellationToken) =>
+        display.Run("training on masks", options.Iterations, report =>
+            SupervisedTrainer.Train(data, options, new Reporter(p =>
+            {
+                History.Add(p);
+                report(p.Iteration, display.Plain
+                    ? FormattableString.Invariant($"cross-entropy {p.Loss:F4} lr {p.LearningRate:E2} labelled {p.SeedCoverage:P0} {p.ImagesPerSecond:F1} img/s")
+                    : FormattableString.Invariant($"cross-entropy {p.Loss:F3}"));
+            }), null, cancellationToken).Model);
 
     /// <summary>Averages of the per-part step timings over the steps after warm-up that ran seeds (ms).</summary>
     public StepTimings? MeanTimings(bool withSeeds)

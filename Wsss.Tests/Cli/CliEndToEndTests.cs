@@ -63,6 +63,44 @@ public sealed class CliEndToEndTests
     }
 
     [TestMethod]
+    public void TrainOnMasks_WritesAModelThatEvaluates_AndResumesItsCheckpoint()
+    {
+        // The two-step variant's second step: the same command with --masks (here the synthetic ground truth; the
+        // seeds command's pseudo/ folder in practice).
+        string masksModel = Path.Combine(root, "masks-model.safetensors");
+        string checkpoint = Path.Combine(root, "masks.ckpt");
+        string[] args =
+        [
+            "train", "--images", Path.Combine(root, "images"), "--labels", Path.Combine(root, "labels.csv"), "--masks", Path.Combine(root, "masks"),
+            "--backbone", "SmallCnn", "--iterations", "4", "--batch", "4", "--crop", "48", "--lr", "0.01", "--momentum", "0.9", "--warmup", "0.5",
+            "--checkpoint", checkpoint, "--checkpoint-interval", "2", "--threads", "2", "--device", "cpu", "--no-progress", "--output", masksModel,
+        ];
+        var (code, stdout, stderr) = CliHost.Run(args);
+        Assert.AreEqual(0, code, stderr);
+        StringAssert.Contains(stdout, "train on masks: 12 images, 3 classes");
+        StringAssert.Contains(stdout, "training on masks 4/4");
+        StringAssert.Contains(stdout, "cross-entropy");
+        StringAssert.Contains(stderr, "--warmup does not apply with --masks");
+        Assert.AreEqual("4", Wsss.Model.Serialization.SafetensorsFile.ReadHeader(checkpoint).Metadata["iteration"]);
+
+        var eval = CliHost.Run("evaluate", "--model", masksModel, "--images", Path.Combine(root, "images"), "--labels", Path.Combine(root, "labels.csv"), "--masks", Path.Combine(root, "masks"), "--no-progress");
+        Assert.AreEqual(0, eval.Code, eval.Err);
+        StringAssert.Contains(eval.Out, "mIoU");
+
+        // The RRM checkpoint of the class's weak run is not resumed as training on masks, and says why.
+        var mixed = CliHost.Run([.. args.Select(a => a == checkpoint ? Path.Combine(root, "train.ckpt") : a)]);
+        Assert.AreNotEqual(0, mixed.Code);
+        StringAssert.Contains(mixed.Err, "RRM training on image-level labels");
+
+        // A mask folder without the masks names the first missing file.
+        string empty = Path.Combine(root, "no-masks");
+        Directory.CreateDirectory(empty);
+        var missing = CliHost.Run([.. args.Select(a => a == Path.Combine(root, "masks") ? empty : a == checkpoint ? Path.Combine(root, "none.ckpt") : a)]);
+        Assert.AreNotEqual(0, missing.Code);
+        StringAssert.Contains(missing.Err, Path.Combine(empty, "img000.png"));
+    }
+
+    [TestMethod]
     public void PredictWritesPaletteMasksAndOverlays()
     {
         Assert.AreEqual(0, train.Code, train.Err);

@@ -95,6 +95,25 @@ public sealed class ImageDatasetTests
     }
 
     [TestMethod]
+    public void Voc_MaskFolder_ReplacesSegmentationClass()
+    {
+        BuildVoc("image,labels\na,cat dog\nb,person\nc,cat\n");
+        string pseudo = Path.Combine(_root, "pseudo");
+        Mask("pseudo/a.png", 4, 6, 3);
+        Mask("pseudo/c.png", 4, 6, 7);
+        ImageDataset data = ImageDataset.LoadVoc(_root, new VocDatasetOptions { MaskFolder = pseudo });
+        Assert.AreEqual(Path.Combine(pseudo, "a.png"), data[0].MaskPath);
+        Assert.AreEqual((byte)3, data[0].Load(HeaderSizedImage).Mask![1, 1], "the pseudo mask, not SegmentationClass/a.png (8)");
+        Assert.IsNull(data[1].MaskPath, "b has a SegmentationClass mask but none in the mask folder");
+        Assert.AreEqual((byte)7, data[2].Load(HeaderSizedImage).Mask![1, 1]);
+
+        var missing = Assert.ThrowsExactly<DatasetException>(() => ImageDataset.LoadVoc(_root, new VocDatasetOptions { MaskFolder = pseudo, RequireMasks = true }));
+        StringAssert.Contains(missing.Message, Path.Combine(pseudo, "b.png"));
+        var none = Assert.ThrowsExactly<DirectoryNotFoundException>(() => ImageDataset.LoadVoc(_root, new VocDatasetOptions { MaskFolder = Path.Combine(_root, "nowhere") }));
+        StringAssert.Contains(none.Message, Path.Combine(_root, "nowhere"));
+    }
+
+    [TestMethod]
     public void Voc_CollectsEveryProblem_WithFileAndLine()
     {
         BuildVoc("image,labels\na,cat unicorn\nb,person\nc,\n");

@@ -58,6 +58,12 @@ public sealed class VocDatasetOptions : DatasetOptionsBase
 
     /// <summary>Extension of the files in JPEGImages. Default ".jpg".</summary>
     public string ImageExtension { get; set; } = ".jpg";
+
+    /// <summary>
+    /// A folder of palette-PNG masks named {id}.png to read instead of root/SegmentationClass, e.g. the pseudo masks
+    /// of the two-step variant (relative paths are taken from the current directory). Default null (SegmentationClass).
+    /// </summary>
+    public string? MaskFolder { get; set; }
 }
 
 /// <summary>Options of <see cref="ImageDataset.LoadFolder"/>.</summary>
@@ -124,7 +130,8 @@ public sealed class ImageDataset : IReadOnlyList<DatasetItem>
     IEnumerator IEnumerable.GetEnumerator() => _items.GetEnumerator();
 
     /// <summary>
-    /// Reads a PASCAL VOC layout: root/JPEGImages/{id}.jpg, optional root/SegmentationClass/{id}.png,
+    /// Reads a PASCAL VOC layout: root/JPEGImages/{id}.jpg, optional root/SegmentationClass/{id}.png (or
+    /// <see cref="VocDatasetOptions.MaskFolder"/>/{id}.png),
     /// root/ImageSets/Segmentation/{split}.txt, and labels from a CSV or root/Annotations/{id}.xml.
     /// </summary>
     /// <exception cref="DatasetException">One or more problems, each naming its file (and line).</exception>
@@ -143,7 +150,11 @@ public sealed class ImageDataset : IReadOnlyList<DatasetItem>
         var index = ClassIndex(classNames);
         var problems = new List<string>();
         string imageDir = Path.Combine(root, "JPEGImages");
-        string maskDir = Path.Combine(root, "SegmentationClass");
+        string maskDir = options.MaskFolder is { } masks ? Path.GetFullPath(masks) : Path.Combine(root, "SegmentationClass");
+        if (options.MaskFolder is not null && !Directory.Exists(maskDir))
+        {
+            throw new DirectoryNotFoundException($"Mask folder not found: {maskDir}");
+        }
 
         // Which ids, and where each was listed (for messages).
         List<(string Id, string Where)>? ids = null;

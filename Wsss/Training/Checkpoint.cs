@@ -15,16 +15,20 @@ namespace Wsss.Training;
 /// </summary>
 internal static class Checkpoint
 {
-    private const string Kind = "wsss-rrm-checkpoint";
+    /// <summary>The kind of an RRM (image-level labels) training checkpoint.</summary>
+    public const string RrmKind = "wsss-rrm-checkpoint";
+
+    /// <summary>The kind of a checkpoint of training on masks (<see cref="SupervisedTrainer"/>).</summary>
+    public const string SupervisedKind = "wsss-supervised-checkpoint";
     private const string KindKey = "checkpoint";
     private const string IterationKey = "iteration";
     private const string SeedKey = "seed";
     private const string RngKey = "rng.cpu";
 
-    public static void Save(string path, ModelFileMetadata metadata, RrmNetwork network, GroupedSgd optimizer, int iteration, int seed)
+    public static void Save(string path, ModelFileMetadata metadata, RrmNetwork network, GroupedSgd optimizer, int iteration, int seed, string kind = RrmKind)
     {
         var map = metadata.ToDictionary();
-        map[KindKey] = Kind;
+        map[KindKey] = kind;
         map[IterationKey] = iteration.ToString(CultureInfo.InvariantCulture);
         map[SeedKey] = seed.ToString(CultureInfo.InvariantCulture);
         var tensors = new List<TensorData>();
@@ -54,14 +58,18 @@ internal static class Checkpoint
 
     /// <summary>Restores network, optimiser and generator; returns the completed iteration.</summary>
     /// <exception cref="FileFormatException">The file is not a checkpoint of this training (other classes, backbone or seed).</exception>
-    public static int Load(string path, ModelFileMetadata expected, RrmNetwork network, GroupedSgd optimizer, int seed)
+    public static int Load(string path, ModelFileMetadata expected, RrmNetwork network, GroupedSgd optimizer, int seed, string kind = RrmKind)
     {
         var content = SafetensorsFile.Read(path);
         var meta = content.Metadata;
         string Get(string key) => meta.TryGetValue(key, out var v) ? v : throw new FileFormatException(path, key, "is not a Wsss training checkpoint (missing metadata key)");
-        if (Get(KindKey) != Kind)
+        string found = Get(KindKey);
+        if (found != kind)
         {
-            throw new FileFormatException(path, KindKey, "is not a Wsss training checkpoint");
+            // Both kinds hold the same tensors, so resuming one as the other would run without an error and train the wrong thing.
+            throw new FileFormatException(path, KindKey, found is RrmKind or SupervisedKind
+                ? $"is a checkpoint of {Describe(found)}, and this run is {Describe(kind)}; delete it or choose another checkpoint path"
+                : "is not a Wsss training checkpoint");
         }
 
         var expectedMap = expected.ToDictionary();
@@ -174,4 +182,6 @@ internal static class Checkpoint
 
         return next > MersenneStateN ? $"'next' is {next}, above {MersenneStateN}" : null;
     }
+
+    private static string Describe(string kind) => kind == SupervisedKind ? "training on masks" : "RRM training on image-level labels";
 }
