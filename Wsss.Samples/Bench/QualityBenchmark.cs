@@ -371,7 +371,7 @@ internal static class QualityBenchmark
         var images = new List<LabelledImage>(dataset.Count);
         foreach (var item in dataset.Take(s.MaxImages))
         {
-            images.Add(Shrink(item.Load(ImageCodec.Decode), s.MaxSide, dataset.ClassNames));
+            images.Add(item.Load(ImageCodec.Decode).Downscaled(s.MaxSide));
         }
 
         var data = WeakDataset.From(images, dataset.ClassNames);
@@ -860,21 +860,6 @@ internal static class QualityBenchmark
         }
 
         Console.WriteLine($"  {title} per class: {string.Join("; ", parts)}");
-    }
-
-    private static LabelledImage Shrink(LabelledImage item, int maxSide, IReadOnlyList<string> classNames)
-    {
-        int h = item.Image.Height, w = item.Image.Width;
-        double f = Math.Min(1.0, (double)maxSide / Math.Max(h, w));
-        if (f >= 1.0)
-        {
-            return item;
-        }
-
-        int nh = Math.Max(1, (int)Math.Round(h * f)), nw = Math.Max(1, (int)Math.Round(w * f));
-        var image = item.Image.Resize(nh, nw, ResizeMode.Area);
-        SegmentationMask? mask = item.Mask is null ? null : new SegmentationMask(nh, nw, ImageResize.ResizePlane(item.Mask.Labels, h, w, nh, nw, ResizeMode.Nearest));
-        return new LabelledImage(item.Id, image, item.Labels, classNames, mask);
     }
 
     // ---------------------------------------------------------------- shared

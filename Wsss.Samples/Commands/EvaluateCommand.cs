@@ -13,10 +13,10 @@ internal static class EvaluateCommand
     {
         var model = PredictCommand.ModelOption();
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object {\"miou\", \"iou\": {class: value}, \"pixelAccuracy\", \"images\"} to stdout and nothing else (IoU values are fractions in [0, 1]; null for classes that occur nowhere)." };
-        var (scales, flip, crf) = PredictCommand.PredictionOptionsFor();
+        var (scales, flip, crf, maxSide) = PredictCommand.PredictionOptionsFor();
         var command = new Command("evaluate", "Evaluate a model against ground-truth masks: per-class IoU, mIoU (spec section 9: one confusion matrix over the split, 255 ignored) and pixel accuracy.")
         {
-            model, json, scales, flip, crf,
+            model, json, scales, flip, crf, maxSide,
         };
         var data = DatasetOptions.AddTo(command, withMasks: true);
         var common = CommonOptions.AddTo(command, withSeed: false);
@@ -25,7 +25,7 @@ internal static class EvaluateCommand
             var settings = common.Read(parse);
             settings.Apply();
             bool asJson = parse.GetValue(json);
-            var options = PredictCommand.ReadPredictionOptions(parse, scales, flip, crf);
+            var options = PredictCommand.ReadPredictionOptions(parse, scales, flip, crf, maxSide);
             using var segmentation = PredictCommand.LoadModel(parse.GetValue(model)!, settings);
             var dataset = data.Load(parse, segmentation.ClassNames, requireMasks: true);
             string[] labelNames = ["background", .. segmentation.ClassNames];

@@ -57,6 +57,12 @@ internal static class ExportOnnxCommand
             segmentation.ExportOnnx(path, options);
             Console.WriteLine(FormattableString.Invariant(
                 $"exported {segmentation.Backbone} ({segmentation.ClassNames.Count} classes) to {path}: {new FileInfo(path).Length / 1048576.0:F1} MiB, opset {options.Opset}, input '{OnnxExportOptions.InputName}' {options.InputFormat} [{(options.BatchSize?.ToString(CultureInfo.InvariantCulture) ?? "batch")}, {(options.InputFormat == OnnxInputFormat.BgraPlanes ? 4 : 3)}, height, width], outputs {OnnxExportOptions.ProbabilitiesName}{(options.IncludeClassActivationMaps ? ", " + OnnxExportOptions.ClassActivationMapsName : string.Empty)}"));
+            if (segmentation.TrainingMaxImageSide > 0)
+            {
+                // The graph segments what it is given; the trained scale is the caller's to apply.
+                Console.WriteLine($"note: the model was trained on images of at most {segmentation.TrainingMaxImageSide} px (longer side); scale larger images down to that before the ONNX model, as predict does.");
+            }
+
             if (parse.GetValue(noCheck))
             {
                 return 0;

@@ -16,14 +16,14 @@ internal static class PredictCommand
         var model = ModelOption();
         var inputs = new Argument<string[]>("images") { Description = "Image files and/or folders of images (.jpg, .jpeg, .png, .webp, .bmp; folders are not searched recursively).", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Folder for masks/{name}.png (VOC palette: 0 background, c + 1 class c) and overlays/{name}.png. Default predictions.", DefaultValueFactory = _ => "predictions" };
-        var (scales, flip, crf) = PredictionOptionsFor();
-        var command = new Command("predict", "Segment images with a trained model: palette mask PNGs plus overlay pictures.") { inputs, model, output, scales, flip, crf };
+        var (scales, flip, crf, maxSide) = PredictionOptionsFor();
+        var command = new Command("predict", "Segment images with a trained model: palette mask PNGs plus overlay pictures.") { inputs, model, output, scales, flip, crf, maxSide };
         var common = CommonOptions.AddTo(command, withSeed: false);
         command.SetAction(parse => Cli.Guard(() =>
         {
             var settings = common.Read(parse);
             settings.Apply();
-            var options = ReadPredictionOptions(parse, scales, flip, crf);
+            var options = ReadPredictionOptions(parse, scales, flip, crf, maxSide);
             var files = ExpandInputs(parse.GetValue(inputs)!);
             string folder = Path.GetFullPath(parse.GetValue(output)!);
             using var segmentation = LoadModel(parse.GetValue(model)!, settings);
@@ -65,19 +65,23 @@ internal static class PredictCommand
         return SegmentationModel.Load(path, settings.Device);
     }
 
-    /// <summary>The options that shape a prediction: --scales, --flip, --crf.</summary>
-    public static (Option<string> Scales, Option<bool> Flip, Option<bool> Crf) PredictionOptionsFor(bool crfDefault = false) =>
+    /// <summary>The options that shape a prediction: --scales, --flip, --crf, --max-side.</summary>
+    public static (Option<string> Scales, Option<bool> Flip, Option<bool> Crf, Option<int?> MaxSide) PredictionOptionsFor(bool crfDefault = false) =>
     (
         new Option<string>("--scales") { Description = "Comma-separated input scales whose probabilities are averaged, e.g. 0.5,0.75,1,1.25,1.5. Default 1.", DefaultValueFactory = _ => "1" },
         new Option<bool>("--flip") { Description = "Also average the horizontally flipped image's prediction." },
-        new Option<bool>("--crf") { Description = $"Refine with the dense CRF of RRM's inference (Gaussian sxy 3 compat 3; bilateral sxy 83, srgb 5, compat 4; 10 iterations).{(crfDefault ? " Default on; --crf false turns it off." : string.Empty)}", DefaultValueFactory = _ => crfDefault }
+        new Option<bool>("--crf") { Description = $"Refine with the dense CRF of RRM's inference (Gaussian sxy 3 compat 3; bilateral sxy 83, srgb 5, compat 4; 10 iterations).{(crfDefault ? " Default on; --crf false turns it off." : string.Empty)}", DefaultValueFactory = _ => crfDefault },
+        new Option<int?>("--max-side") { Description = "Segment images larger than this (longer side, pixels) scaled down to it; masks are written at the image's size. Default: the model's training setting (train --max-side; the small-dataset recipe's 320); 0 = each image at its own size." }
     );
 
-    public static PredictionOptions ReadPredictionOptions(ParseResult parse, Option<string> scales, Option<bool> flip, Option<bool> crf) => new()
+    public static PredictionOptions ReadPredictionOptions(ParseResult parse, Option<string> scales, Option<bool> flip, Option<bool> crf, Option<int?> maxSide) => new()
     {
         Scales = Cli.ParseScales(parse.GetValue(scales)!),
         Flip = parse.GetValue(flip),
         UseCrf = parse.GetValue(crf),
+        MaxImageSide = parse.GetValue(maxSide) is { } side
+            ? side >= 0 ? side : throw new ArgumentException($"--max-side must be 0 or positive, got {side}.")
+            : null,
     };
 
     /// <summary>Files as given plus the images directly inside given folders, in a stable order.</summary>

@@ -18,14 +18,14 @@ internal static class SeedsCommand
     {
         var model = PredictCommand.ModelOption();
         var output = new Option<string>("--output", "-o") { Description = "Folder for seeds/{id}.png (VOC palette, 255 = unreliable shown white) and pseudo/{id}.png (VOC palette pseudo masks). Default pseudo-labels.", DefaultValueFactory = _ => "pseudo-labels" };
-        var (scales, flip, crf) = PredictCommand.PredictionOptionsFor(crfDefault: true);
+        var (scales, flip, crf, maxSide) = PredictCommand.PredictionOptionsFor(crfDefault: true);
         var noSeeds = new Option<bool>("--no-seeds") { Description = "Skip the reliable seeds (two CRFs per image); write only the pseudo masks." };
         var camWeight = new Option<double?>("--cam-weight") { Description = "Weight of the CAM probabilities mixed into the segmentation branch's before the CRF (0-1; 1: CAMs + CRF alone, the small-dataset recipe's pseudo masks). Default 0 (the segmentation branch, spec section 8)." };
         var camThreshold = new Option<double?>("--cam-threshold") { Description = $"Background score of the CAM probabilities (the CAM baseline's threshold). Default {RrmRecipe.SmallDatasetPseudoMasks().CamBackgroundThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture)}." };
         var camScales = new Option<string?>("--cam-scales") { Description = $"Comma-separated extra CAM scales besides 1 for the CAM probabilities. Default {string.Join(",", RrmRecipe.SmallDatasetPseudoMasks().CamScales.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)))}." };
         var command = new Command("seeds", "Export reliable seeds and CRF-refined pseudo masks of a dataset with a trained model (the paper's two-step variant). Prints their quality when the dataset has masks.")
         {
-            model, output, scales, flip, crf, noSeeds, camWeight, camThreshold, camScales,
+            model, output, scales, flip, crf, maxSide, noSeeds, camWeight, camThreshold, camScales,
         };
         var data = DatasetOptions.AddTo(command, withMasks: true);
         var common = CommonOptions.AddTo(command, withSeed: false);
@@ -33,7 +33,7 @@ internal static class SeedsCommand
         {
             var settings = common.Read(parse);
             settings.Apply();
-            var read = PredictCommand.ReadPredictionOptions(parse, scales, flip, crf);
+            var read = PredictCommand.ReadPredictionOptions(parse, scales, flip, crf, maxSide);
             var camDefaults = RrmRecipe.SmallDatasetPseudoMasks();
             string? camScaleText = parse.GetValue(camScales);
             var options = new PredictionOptions
@@ -43,6 +43,7 @@ internal static class SeedsCommand
                 UseCrf = read.UseCrf,
                 CamWeight = parse.GetValue(camWeight) ?? 0,
                 CamBackgroundThreshold = parse.GetValue(camThreshold) ?? camDefaults.CamBackgroundThreshold,
+                MaxImageSide = read.MaxImageSide,
                 CamScales = camScaleText is null ? camDefaults.CamScales
                     : camScaleText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
             };
@@ -63,7 +64,7 @@ internal static class SeedsCommand
                 withMasks += truth is null ? 0 : 1;
                 if (withSeeds)
                 {
-                    var seeds = segmentation.ReliableSeeds(image, item.Labels, null, settings.ThreadCount);
+                    var seeds = segmentation.ReliableSeeds(image, item.Labels, null, settings.ThreadCount, read.MaxImageSide);
                     PalettePng.Write(Path.Combine(folder, "seeds", item.Id + ".png"), seeds, Visuals.SeedPalette);
                     seedLabelled += seeds.Labels.Count(v => v != SegmentationMask.Ignore);
                     seedPixels += seeds.Labels.Length;

@@ -29,6 +29,7 @@ internal static class TrainCommand
         var width = new Option<double>("--width") { Description = "MobileNetV1 width multiplier (1.0, 0.75, 0.5, 0.25); must match --weights. Default 1.0.", DefaultValueFactory = _ => defaults.BackboneWidth };
         var iterations = new Option<int>("--iterations") { Description = $"Training iterations (one batch each). Default {defaults.Iterations}.", DefaultValueFactory = _ => defaults.Iterations };
         var batch = new Option<int>("--batch") { Description = $"Images per batch. Default {defaults.BatchSize}.", DefaultValueFactory = _ => defaults.BatchSize };
+        var maxSide = new Option<int>("--max-side") { Description = $"Scale training images (and masks) larger than this longer side, in pixels, down to it; the model keeps the value and predict, evaluate and seeds use it. 0 = images as they are. Default {defaults.MaxImageSide} (small-dataset: {small.MaxImageSide}).", DefaultValueFactory = _ => defaults.MaxImageSide };
         var crop = new Option<int>("--crop") { Description = $"Square training crop in pixels. Default {defaults.CropSize}.", DefaultValueFactory = _ => defaults.CropSize };
         var lr = new Option<double>("--lr") { Description = $"Base learning rate (backbone weights; new heads x10). Default {defaults.BaseLearningRate}.", DefaultValueFactory = _ => defaults.BaseLearningRate };
         var momentum = new Option<double>("--momentum") { Description = $"SGD momentum. Default {defaults.Momentum}.", DefaultValueFactory = _ => defaults.Momentum };
@@ -40,7 +41,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train RRM on images with image-level labels (a VOC folder or an image folder + labels CSV) and write the model file. " +
                                            "With --masks, train the same network's segmentation branch on those masks instead (cross-entropy, 255 ignored): the two-step variant's second step on the pseudo/ folder `seeds` writes.")
         {
-            recipe, backbone, weights, width, iterations, batch, crop, lr, backboneLr, momentum, warmup, checkpoint, checkpointInterval, output,
+            recipe, backbone, weights, width, iterations, batch, crop, maxSide, lr, backboneLr, momentum, warmup, checkpoint, checkpointInterval, output,
         };
         var data = DatasetOptions.AddTo(command, withMasks: true, withClasses: true);
         var common = CommonOptions.AddTo(command);
@@ -64,6 +65,7 @@ internal static class TrainCommand
             Set(iterations, v => options.Iterations = v);
             Set(batch, v => options.BatchSize = v);
             Set(crop, v => options.CropSize = v);
+            Set(maxSide, v => options.MaxImageSide = v);
             Set(lr, v => options.BaseLearningRate = v);
             Set(momentum, v => options.Momentum = v);
             Set(backboneLr, v => options.BackboneLearningRateFactor = v);
@@ -87,7 +89,7 @@ internal static class TrainCommand
             }
 
             var dataset = data.Load(parse, requireMasks: onMasks);
-            Console.WriteLine($"train{(onMasks ? " on masks" : string.Empty)}: {dataset.Count} images, {dataset.ClassNames.Count} classes, recipe {parse.GetValue(recipe)}, {options.Backbone}{(options.PretrainedWeightsPath is null ? (options.Backbone == BackboneKind.ResNet18 && options.UsePackagedWeights ? " (ML.NET's packaged ImageNet weights)" : " (random init)") : $" from {options.PretrainedWeightsPath}")}, {options.Iterations} iterations x {options.BatchSize}, crop {options.CropSize}, device {settings.Device}, {settings.ThreadCount} threads");
+            Console.WriteLine($"train{(onMasks ? " on masks" : string.Empty)}: {dataset.Count} images, {dataset.ClassNames.Count} classes, recipe {parse.GetValue(recipe)}, {options.Backbone}{(options.PretrainedWeightsPath is null ? (options.Backbone == BackboneKind.ResNet18 && options.UsePackagedWeights ? " (ML.NET's packaged ImageNet weights)" : " (random init)") : $" from {options.PretrainedWeightsPath}")}, {options.Iterations} iterations x {options.BatchSize}, crop {options.CropSize}{(options.MaxImageSide > 0 ? $" of images at most {options.MaxImageSide} px" : string.Empty)}, device {settings.Device}, {settings.ThreadCount} threads");
             using var cancel = new CancellationTokenSource();
             using var ctrlC = Cli.CancelOnCtrlC(cancel);
             var clock = Stopwatch.StartNew();

@@ -74,10 +74,12 @@ public sealed class CliEndToEndTests
             "train", "--images", Path.Combine(root, "images"), "--labels", Path.Combine(root, "labels.csv"), "--masks", Path.Combine(root, "masks"),
             "--backbone", "SmallCnn", "--iterations", "4", "--batch", "4", "--crop", "48", "--lr", "0.01", "--momentum", "0.9", "--warmup", "0.5",
             "--checkpoint", checkpoint, "--checkpoint-interval", "2", "--threads", "2", "--device", "cpu", "--no-progress", "--output", masksModel,
+            "--max-side", "24",
         ];
         var (code, stdout, stderr) = CliHost.Run(args);
         Assert.AreEqual(0, code, stderr);
         StringAssert.Contains(stdout, "train on masks: 12 images, 3 classes");
+        StringAssert.Contains(stdout, "crop 48 of images at most 24 px");
         StringAssert.Contains(stdout, "training on masks 4/4");
         StringAssert.Contains(stdout, "cross-entropy");
         StringAssert.Contains(stderr, "--warmup does not apply with --masks");
@@ -86,6 +88,21 @@ public sealed class CliEndToEndTests
         var eval = CliHost.Run("evaluate", "--model", masksModel, "--images", Path.Combine(root, "images"), "--labels", Path.Combine(root, "labels.csv"), "--masks", Path.Combine(root, "masks"), "--no-progress");
         Assert.AreEqual(0, eval.Code, eval.Err);
         StringAssert.Contains(eval.Out, "mIoU");
+
+        // The model keeps its 24-px training size: predict works at it and writes masks at the images' 48 px.
+        string predicted = Path.Combine(root, "pred-24");
+        var predict = CliHost.Run("predict", "--model", masksModel, Path.Combine(root, "images"), "--output", predicted, "--no-progress");
+        Assert.AreEqual(0, predict.Code, predict.Err);
+        var mask = PalettePng.Decode(Path.Combine(predicted, "masks", "img000.png"));
+        Assert.AreEqual((48, 48), (mask.Height, mask.Width));
+        for (int i = 0; i < mask.Indices.Length; i += 2)
+        {
+            Assert.AreEqual(mask.Indices[i], mask.Indices[i + 1], "each pixel pair is one 24-px prediction scaled back");
+        }
+
+        var export = CliHost.Run("export-onnx", "--model", masksModel, "--output", Path.Combine(root, "m24.onnx"), "--no-check");
+        Assert.AreEqual(0, export.Code, export.Err);
+        StringAssert.Contains(export.Out, "at most 24 px");
 
         // The RRM checkpoint of the class's weak run is not resumed as training on masks, and says why.
         var mixed = CliHost.Run([.. args.Select(a => a == checkpoint ? Path.Combine(root, "train.ckpt") : a)]);

@@ -73,6 +73,8 @@ public sealed class CliRecipeTests
         Assert.AreEqual(0.8f, small.Seeds.CamPercentile);
         Assert.AreEqual(1000, small.Iterations);
         Assert.AreEqual(0.5, small.ClassificationWarmupFraction);
+        Assert.AreEqual(320, small.MaxImageSide, "the scale the coco128-voc figures were measured at");
+        Assert.AreEqual(0, RrmRecipe.Reference().MaxImageSide);
         Assert.IsFalse(RrmRecipe.Reference().SeedClassBalance, "the reference pools the foreground pixels");
     }
 

@@ -38,6 +38,33 @@ public class LabelledImage
         LabelNames = sorted.Select(c => classNames[c]).ToArray();
     }
 
+    private LabelledImage(LabelledImage source, RgbImage image, SegmentationMask? mask)
+    {
+        Id = source.Id;
+        Image = image;
+        Mask = mask;
+        Labels = source.Labels;
+        LabelNames = source.LabelNames;
+    }
+
+    /// <summary>
+    /// This sample scaled down so that its longer side is at most <paramref name="maxSide"/> (the image with an area
+    /// filter, the mask nearest); the sample itself when it already fits or <paramref name="maxSide"/> is 0.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxSide"/> is negative.</exception>
+    public LabelledImage Downscaled(int maxSide)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxSide);
+        var (h, w) = ImageResize.FitWithin(Image.Height, Image.Width, maxSide);
+        if (h == Image.Height && w == Image.Width)
+        {
+            return this;
+        }
+
+        var mask = Mask is null ? null : new SegmentationMask(h, w, ImageResize.ResizePlane(Mask.Labels, Mask.Height, Mask.Width, h, w, ResizeMode.Nearest));
+        return new LabelledImage(this, Image.Resize(h, w, ResizeMode.Area), mask);
+    }
+
     /// <summary>An identifier (file stem for datasets on disk, the index for synthetic ones).</summary>
     public string Id { get; }
 

@@ -43,6 +43,52 @@ public static class ImageResize
     // C's DBL_EPSILON (the gap after 1.0), which OpenCV uses to tell whole scale factors; not double.Epsilon.
     private const double DoubleEpsilon = 2.220446049250313e-16;
 
+    /// <summary>
+    /// The size of a <paramref name="height"/> x <paramref name="width"/> image scaled so that its longer side is at most
+    /// <paramref name="maxSide"/> (aspect kept, rounded, at least 1); the size itself when it fits or
+    /// <paramref name="maxSide"/> is 0 or less.
+    /// </summary>
+    public static (int Height, int Width) FitWithin(int height, int width, int maxSide)
+    {
+        if (maxSide <= 0 || Math.Max(height, width) <= maxSide)
+        {
+            return (height, width);
+        }
+
+        double f = (double)maxSide / Math.Max(height, width);
+        return (Math.Max(1, (int)Math.Round(height * f)), Math.Max(1, (int)Math.Round(width * f)));
+    }
+
+    /// <summary>
+    /// Nearest-neighbour resize of <paramref name="planes"/> planes of any element type (labels, probabilities):
+    /// output pixel (y, x) takes source pixel (floor((y + 0.5) h / H), floor((x + 0.5) w / W)).
+    /// </summary>
+    internal static T[] NearestPlanes<T>(ReadOnlySpan<T> source, int planes, int height, int width, int outHeight, int outWidth)
+    {
+        var result = new T[planes * outHeight * outWidth];
+        var cols = new int[outWidth];
+        for (int x = 0; x < outWidth; x++)
+        {
+            cols[x] = Math.Min(width - 1, (int)((x + 0.5) * width / outWidth));
+        }
+
+        for (int c = 0; c < planes; c++)
+        {
+            for (int y = 0; y < outHeight; y++)
+            {
+                int sy = Math.Min(height - 1, (int)((y + 0.5) * height / outHeight));
+                ReadOnlySpan<T> row = source.Slice(((c * height) + sy) * width, width);
+                Span<T> outRow = result.AsSpan(((c * outHeight) + y) * outWidth, outWidth);
+                for (int x = 0; x < outWidth; x++)
+                {
+                    outRow[x] = row[cols[x]];
+                }
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>Returns <paramref name="image"/> resized to <paramref name="height"/> x <paramref name="width"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A size is not positive, or <paramref name="mode"/> is unknown.</exception>
     public static RgbImage Resize(this RgbImage image, int height, int width, ResizeMode mode = ResizeMode.Bilinear)

@@ -46,6 +46,14 @@ public sealed class PredictionOptions
     /// </summary>
     public IReadOnlyList<double> CamScales { get; init; } = [];
 
+    /// <summary>
+    /// Longer image side to segment at: a larger image is scaled down to it (area filter), segmented there (scales,
+    /// flip and CRF included), and the mask (and probabilities) scaled back to the image's size, nearest. Null takes
+    /// the model's training setting (<see cref="SegmentationModel.TrainingMaxImageSide"/>: 0, images as they are, for
+    /// models trained without one); 0 segments every image at its own size. Default null.
+    /// </summary>
+    public int? MaxImageSide { get; init; }
+
     /// <summary>Return the per-class probabilities ((C + 1) x H x W) as well as the mask. Default false.</summary>
     public bool IncludeProbabilities { get; init; }
 
@@ -84,7 +92,27 @@ public sealed class PredictionOptions
         {
             throw new ArgumentException("PredictionOptions.CamScales must be positive and finite.");
         }
+
+        if (MaxImageSide is < 0)
+        {
+            throw new ArgumentException($"PredictionOptions.MaxImageSide must be null, 0 or positive, got {MaxImageSide}.");
+        }
     }
+
+    /// <summary>These options at the size they are given (<see cref="MaxImageSide"/> 0), for the downscaled image.</summary>
+    internal PredictionOptions AtGivenSize() => new()
+    {
+        Scales = Scales,
+        Flip = Flip,
+        UseCrf = UseCrf,
+        Crf = Crf,
+        CamWeight = CamWeight,
+        CamBackgroundThreshold = CamBackgroundThreshold,
+        CamBackgroundPower = CamBackgroundPower,
+        CamScales = CamScales,
+        MaxImageSide = 0,
+        IncludeProbabilities = IncludeProbabilities,
+    };
 }
 
 /// <summary>A predicted segmentation.</summary>

@@ -23,8 +23,16 @@ public sealed class SegmentationModel : IDisposable
         Network = network;
         Metadata = metadata;
         Device = device;
+        TrainingMaxImageSide = ReadMaxImageSide(metadata.TrainingOptionsJson);
         network.eval();
     }
+
+    /// <summary>
+    /// The longer image side the model was trained at (<see cref="Training.RrmTrainingOptions.MaxImageSide"/>), which
+    /// <see cref="PredictionOptions.MaxImageSide"/> takes by default; 0 when it trained on images as they were (and for
+    /// model files written before the option existed).
+    /// </summary>
+    public int TrainingMaxImageSide { get; }
 
     /// <summary>Foreground class names; mask value c + 1 is class c, 0 is background.</summary>
     public IReadOnlyList<string> ClassNames => Metadata.ClassNames;
@@ -190,6 +198,12 @@ public sealed class SegmentationModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(image);
         options ??= PredictionOptions.Default;
+        options.Validate();
+        if (WorkingSize(image, options) is { } size)
+        {
+            return Upscaled(Predict(image.Resize(size.Height, size.Width, ResizeMode.Area), options.AtGivenSize()), image.Height, image.Width);
+        }
+
         float[] probabilities = Probabilities(image, options);
         return Finish(image, probabilities, options);
     }
@@ -213,6 +227,11 @@ public sealed class SegmentationModel : IDisposable
         options ??= new PredictionOptions { UseCrf = true };
         bool[] keep = PresentWithBackground(labels);
         options.Validate();
+        if (WorkingSize(image, options) is { } size)
+        {
+            return Upscaled(PseudoMask(image.Resize(size.Height, size.Width, ResizeMode.Area), labels, options.AtGivenSize()), image.Height, image.Width);
+        }
+
         int plane = image.Height * image.Width;
         float[] probabilities;
         if (options.CamWeight > 0)
@@ -370,8 +389,19 @@ public sealed class SegmentationModel : IDisposable
     /// <param name="labels">0-based foreground classes present in the image.</param>
     /// <param name="options">Pruning settings; null uses the reference's.</param>
     /// <param name="threads">Threads for the CRFs; 0 = all cores.</param>
-    public SegmentationMask ReliableSeeds(RgbImage image, IReadOnlyList<int> labels, ReliableSeedOptions? options = null, int threads = 0)
+    /// <param name="maxImageSide">Longer side to compute the seeds at, as <see cref="PredictionOptions.MaxImageSide"/>
+    /// (the mask is scaled back to the image's size, nearest); null takes <see cref="TrainingMaxImageSide"/>.</param>
+    public SegmentationMask ReliableSeeds(RgbImage image, IReadOnlyList<int> labels, ReliableSeedOptions? options = null, int threads = 0, int? maxImageSide = null)
     {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxImageSide ?? 0, nameof(maxImageSide));
+        var size = ImageResize.FitWithin(image.Height, image.Width, maxImageSide ?? TrainingMaxImageSide);
+        if (size != (image.Height, image.Width))
+        {
+            var small = ReliableSeeds(image.Resize(size.Height, size.Width, ResizeMode.Area), labels, options, threads, 0);
+            return new SegmentationMask(image.Height, image.Width, ImageResize.NearestPlanes<byte>(small.Labels, 1, small.Height, small.Width, image.Height, image.Width));
+        }
+
         float[] cams = ClassActivationMaps(image, labels);
         var present = new byte[ClassNames.Count];
         foreach (int c in labels)
@@ -430,6 +460,40 @@ public sealed class SegmentationModel : IDisposable
             }
 
             return sum!.DividedBy(count).ToArrayFast<float>();
+        }
+    }
+
+    /// <summary>The size to segment <paramref name="image"/> at when it is not its own (<see cref="PredictionOptions.MaxImageSide"/>).</summary>
+    private (int Height, int Width)? WorkingSize(RgbImage image, PredictionOptions options)
+    {
+        var size = ImageResize.FitWithin(image.Height, image.Width, options.MaxImageSide ?? TrainingMaxImageSide);
+        return size == (image.Height, image.Width) ? null : size;
+    }
+
+    /// <summary>A result at the working size scaled back to the image's, nearest (the argmax of the scaled probabilities is the scaled mask).</summary>
+    private static SegmentationResult Upscaled(SegmentationResult small, int height, int width)
+    {
+        int plane = small.Height * small.Width;
+        var mask = new SegmentationMask(height, width, ImageResize.NearestPlanes<byte>(small.Mask.Labels, 1, small.Height, small.Width, height, width));
+        float[]? probabilities = small.Probabilities is { } p
+            ? ImageResize.NearestPlanes<float>(p, p.Length / plane, small.Height, small.Width, height, width)
+            : null;
+        return new SegmentationResult(mask, probabilities);
+    }
+
+    private static int ReadMaxImageSide(string? trainingOptionsJson)
+    {
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(string.IsNullOrEmpty(trainingOptionsJson) ? "{}" : trainingOptionsJson);
+            return json.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && json.RootElement.TryGetProperty(nameof(Training.RrmTrainingOptions.MaxImageSide), out var v)
+                && v.TryGetInt32(out int side) && side > 0 ? side : 0;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // The metadata reader validates this JSON; a model built in memory with odd metadata just keeps sizes.
+            return 0;
         }
     }
 

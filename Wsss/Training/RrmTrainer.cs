@@ -315,7 +315,7 @@ public sealed class RrmTrainer
                 long position = ((long)iteration * n) + b;
                 int epoch = (int)(position / data.Count);
                 int index = Order(epoch)[(int)(position % data.Count)];
-                LabelledImage item = data.Load(index);
+                LabelledImage item = data.Load(index).Downscaled(options.MaxImageSide);
                 if (item.Labels.Length == 0)
                 {
                     throw new ArgumentException($"Training image '{item.Id}' has an empty label set; weakly supervised training needs at least one class per image.");

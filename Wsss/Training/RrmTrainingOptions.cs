@@ -48,6 +48,15 @@ public sealed class RrmTrainingOptions
     /// <summary>Square crop side in pixels. Default 321.</summary>
     public int CropSize { get; set; } = 321;
 
+    /// <summary>
+    /// Longer side, in pixels, that every training image (and mask) is scaled down to before augmentation when it is
+    /// larger (area filter; masks nearest); 0 trains on the images as they are. The model file keeps the value, and
+    /// its predictions, pseudo masks and seeds scale images the same way by default
+    /// (<see cref="Inference.PredictionOptions.MaxImageSide"/>), so the network sees objects at one scale in training
+    /// and use. Default 0 (the reference; the small-dataset recipe uses 320).
+    /// </summary>
+    public int MaxImageSide { get; set; }
+
     /// <summary>Smallest random rescale of a batch. Default 0.7.</summary>
     public double MinScale { get; set; } = 0.7;
 
@@ -149,6 +158,7 @@ public sealed class RrmTrainingOptions
         Check(Iterations > 0, $"Iterations must be positive, got {Iterations}.");
         Check(BatchSize > 0, $"BatchSize must be positive, got {BatchSize}.");
         Check(CropSize >= 16, $"CropSize must be at least 16, got {CropSize}.");
+        Check(MaxImageSide == 0 || MaxImageSide >= 16, $"MaxImageSide must be 0 (images as they are) or at least 16, got {MaxImageSide}.");
         Check(MinScale > 0 && MaxScale >= MinScale, $"need 0 < MinScale <= MaxScale, got {MinScale}..{MaxScale}.");
         Check(BaseLearningRate > 0 && double.IsFinite(BaseLearningRate), $"BaseLearningRate must be positive, got {BaseLearningRate}.");
         Check(BackboneLearningRateFactor >= 0 && double.IsFinite(BackboneLearningRateFactor), $"BackboneLearningRateFactor must be finite and >= 0, got {BackboneLearningRateFactor}.");

@@ -201,7 +201,7 @@ internal static class SupervisedTrainer
             long position = ((long)it * n) + b;
             int epoch = (int)(position / data.Count);
             int index = DeterministicRandom.Permutation(options.Seed, epoch, data.Count)[(int)(position % data.Count)];
-            LabelledImage item = data.Load(index);
+            LabelledImage item = data.Load(index).Downscaled(options.MaxImageSide);
             var mask = item.Mask ?? throw new ArgumentException($"Image '{item.Id}' has no mask; training on masks needs one per image.");
             bool flip = options.HorizontalFlip && rng.Next(2) == 1;
             var (aug, cropLabels) = Augmentation.ApplyWithLabels(item.Image, mask.Labels, scale, flip, s, rng);
