@@ -49,7 +49,8 @@ public static class RrmRecipe
         CropSize = 225,
         // The scale every coco128-voc figure of docs/QUALITY.md was measured at (the bench shrinks the photographs,
         // 640 px, to a longer side of 320): a crop of 225 then holds most of an image and its labelled objects. On the
-        // 640-px originals the same recipe's CAM + CRF pseudo masks scored 0.233 instead of 0.292.
+        // 640-px originals without it the CLI's CAM + CRF pseudo masks scored 0.233 and its two-step network 0.224;
+        // with it 0.295 and 0.287 (docs/QUALITY.md, "The two-step variant from the command line").
         MaxImageSide = 320,
         BaseLearningRate = 1e-3,
         Momentum = 0.9,
