@@ -14,29 +14,17 @@ namespace Wsss.Tests.Training;
 [DoNotParallelize]
 public sealed class SupervisedTrainerTests
 {
-    private static readonly SyntheticDataset Data = new(new SyntheticDatasetOptions { ImageSize = 40, ClassCount = 2, Seed = 3, MinVisiblePixels = 12 }, 16);
+    private static SyntheticDataset Data => TrainerTests.Data;
 
-    private static RrmTrainingOptions Tiny(string? checkpoint = null, int iterations = 6) => new()
+    /// <summary>TrainerTests' tiny run at one thread (the resume check is bit-exact there); the warm-up does not apply.</summary>
+    private static RrmTrainingOptions Tiny(string? checkpoint = null, int iterations = 6)
     {
-        Backbone = BackboneKind.SmallCnn,
-        Iterations = iterations,
-        BatchSize = 2,
-        CropSize = 40,
-        BaseLearningRate = 0.01,
-        Momentum = 0.9,
-        Threads = 1,
-        Seed = 7,
-        CheckpointPath = checkpoint,
-        CheckpointInterval = 3,
-    };
-
-    private sealed class SyncProgress(Action<TrainingProgress> action) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => action(value);
+        var options = TrainerTests.Tiny(checkpoint, iterations);
+        options.Threads = 1;
+        return options;
     }
 
-    private static float[] Flatten(SegmentationModel model) =>
-        SegmentationModel.ExportTensors(model.Network).Where(t => t.DType == TensorDType.F32).SelectMany(t => t.AsFloatArray()).ToArray();
+    private static float[] Flatten(SegmentationModel model) => TrainerTests.Flatten(model);
 
     [TestMethod]
     public void LearnsTheMasks_BeyondBackgroundEverywhere()
@@ -44,7 +32,7 @@ public sealed class SupervisedTrainerTests
         var options = Tiny(iterations: 120);
         options.Threads = 2;
         var reports = new List<TrainingProgress>();
-        var (model, done) = SupervisedTrainer.Train(WeakDataset.From(Data), options, new SyncProgress(reports.Add), null, CancellationToken.None);
+        var (model, done) = SupervisedTrainer.Train(WeakDataset.From(Data), options, new TrainerTests.SyncProgress(reports.Add), null, CancellationToken.None);
         using (model)
         {
             Assert.AreEqual(120, done);
@@ -76,7 +64,7 @@ public sealed class SupervisedTrainerTests
         {
             string checkpoint = dir.File("masks.ckpt");
             using var cts = new CancellationTokenSource();
-            var cancelAt4 = new SyncProgress(p =>
+            var cancelAt4 = new TrainerTests.SyncProgress(p =>
             {
                 if (p.Iteration == 4)
                 {
@@ -87,7 +75,7 @@ public sealed class SupervisedTrainerTests
             Assert.AreEqual("4", SafetensorsFile.ReadHeader(checkpoint).Metadata["iteration"], "cancellation leaves a checkpoint of the completed iterations");
 
             var reports = new List<TrainingProgress>();
-            var (resumed, done) = SupervisedTrainer.Train(WeakDataset.From(Data), Tiny(checkpoint), new SyncProgress(reports.Add), null, CancellationToken.None);
+            var (resumed, done) = SupervisedTrainer.Train(WeakDataset.From(Data), Tiny(checkpoint), new TrainerTests.SyncProgress(reports.Add), null, CancellationToken.None);
             using (resumed)
             {
                 Assert.AreEqual(6, done);
@@ -129,7 +117,7 @@ public sealed class SupervisedTrainerTests
         var ignored = Data.Select(s => new LabelledImage($"img{s.Index}", s.Image, s.Labels, Data.ClassNames,
             new SegmentationMask(s.Image.Height, s.Image.Width, SegmentationMask.Ignore))).ToList();
         var reports = new List<TrainingProgress>();
-        var (model, _) = SupervisedTrainer.Train(WeakDataset.From(ignored, Data.ClassNames), Tiny(iterations: 3), new SyncProgress(reports.Add), null, CancellationToken.None);
+        var (model, _) = SupervisedTrainer.Train(WeakDataset.From(ignored, Data.ClassNames), Tiny(iterations: 3), new TrainerTests.SyncProgress(reports.Add), null, CancellationToken.None);
         using (model)
         {
             Assert.IsTrue(reports.All(r => r.Loss == 0 && r.SeedCoverage == 0));

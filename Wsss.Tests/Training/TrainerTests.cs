@@ -11,9 +11,9 @@ namespace Wsss.Tests.Training;
 [DoNotParallelize]
 public sealed class TrainerTests
 {
-    private static readonly SyntheticDataset Data = new(new SyntheticDatasetOptions { ImageSize = 40, ClassCount = 2, Seed = 3, MinVisiblePixels = 12 }, 16);
+    internal static readonly SyntheticDataset Data = new(new SyntheticDatasetOptions { ImageSize = 40, ClassCount = 2, Seed = 3, MinVisiblePixels = 12 }, 16);
 
-    private static RrmTrainingOptions Tiny(string? checkpoint = null, int iterations = 6) => new()
+    internal static RrmTrainingOptions Tiny(string? checkpoint = null, int iterations = 6) => new()
     {
         Backbone = BackboneKind.SmallCnn,
         Iterations = iterations,
@@ -28,12 +28,12 @@ public sealed class TrainerTests
         CheckpointInterval = 3,
     };
 
-    private sealed class SyncProgress(Action<TrainingProgress> action) : IProgress<TrainingProgress>
+    internal sealed class SyncProgress(Action<TrainingProgress> action) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => action(value);
     }
 
-    private static float[] Flatten(SegmentationModel model) =>
+    internal static float[] Flatten(SegmentationModel model) =>
         SegmentationModel.ExportTensors(model.Network).Where(t => t.DType == Wsss.Model.Serialization.TensorDType.F32)
             .SelectMany(t => t.AsFloatArray()).ToArray();
 

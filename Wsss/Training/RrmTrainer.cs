@@ -63,15 +63,8 @@ public sealed class RrmTrainer
         try
         {
             network.to(device);
-            var metadata = new ModelFileMetadata
-            {
-                Backbone = options.Backbone,
-                BackboneWidth = options.BackboneWidth,
-                ClassNames = data.ClassNames.ToArray(),
-                Normalization = network.Backbone.Normalization,
-                TrainingOptionsJson = options.ToJson(),
-            };
-            using var optimizer = new GroupedSgd(network.ParameterGroups(options.WeightDecay, options.BackboneLearningRateFactor), options.BaseLearningRate, options.Momentum);
+            var metadata = Metadata(options, data, network);
+            using var optimizer = Optimizer(options, network);
             int start = 0;
             if (options.CheckpointPath is { } path)
             {
@@ -95,6 +88,20 @@ public sealed class RrmTrainer
     }
 
     private RrmNetwork BuildNetwork(int classes) => BuildNetwork(options, classes);
+
+    /// <summary>What the model file (and a checkpoint) says of a training with <paramref name="options"/> on <paramref name="data"/>.</summary>
+    internal static ModelFileMetadata Metadata(RrmTrainingOptions options, IWeakDataset data, RrmNetwork network) => new()
+    {
+        Backbone = options.Backbone,
+        BackboneWidth = options.BackboneWidth,
+        ClassNames = data.ClassNames.ToArray(),
+        Normalization = network.Backbone.Normalization,
+        TrainingOptionsJson = options.ToJson(),
+    };
+
+    /// <summary>Spec section 6's SGD over the network's four parameter groups.</summary>
+    internal static GroupedSgd Optimizer(RrmTrainingOptions options, RrmNetwork network) =>
+        new(network.ParameterGroups(options.WeightDecay, options.BackboneLearningRateFactor), options.BaseLearningRate, options.Momentum);
 
     /// <summary>The RRM network of <paramref name="options"/>: its backbone, with the pretrained weights when a path is set.</summary>
     internal static RrmNetwork BuildNetwork(RrmTrainingOptions options, int classes)

@@ -61,15 +61,8 @@ internal static class SupervisedTrainer
         try
         {
             network.to(device);
-            var metadata = new ModelFileMetadata
-            {
-                Backbone = options.Backbone,
-                BackboneWidth = options.BackboneWidth,
-                ClassNames = data.ClassNames.ToArray(),
-                Normalization = network.Backbone.Normalization,
-                TrainingOptionsJson = options.ToJson(),
-            };
-            using var optimizer = new GroupedSgd(network.ParameterGroups(options.WeightDecay, options.BackboneLearningRateFactor), options.BaseLearningRate, options.Momentum);
+            var metadata = RrmTrainer.Metadata(options, data, network);
+            using var optimizer = RrmTrainer.Optimizer(options, network);
             int start = 0;
             if (options.CheckpointPath is { } path)
             {
