@@ -278,7 +278,7 @@ public sealed class BackboneTests
     {
         // As for MobileNetV1: frozen BatchNorm folded into the convolutions (and ReLUs in place) against the same
         // network with BatchNorm unfrozen in evaluation mode, values and convolution gradients. In float64: in float32
-        // the two roundings now and then put a max-pool window's two largest inputs in a different order (2 of 12
+        // the two roundings now and then put a max-pool window's two largest inputs in a different order (2 of 9
         // ResNet-50 draws in one measurement), which routes that window's gradient elsewhere and moved conv1's gradient
         // by up to 5 % of its largest element; in float64 the two agree within the 1e-10 asked below.
         using var scope = NewDisposeScope();
