@@ -242,16 +242,31 @@ public sealed class BackboneTests
         var convWeights = net.named_parameters().Where(p => !p.name.Contains("_bn.", StringComparison.Ordinal)).ToList();
         Assert.AreEqual(27, convWeights.Count);
 
-        (float[] Output, float[][] Grads) Run()
+        var (folded, plain) = FoldedAndPlain(net, input, upstream, convWeights);
+        Assert.IsTrue(folded.Output.Any(v => v > 0 && v < 6), "some outputs lie inside relu6's linear range");
+        Assert.IsTrue(folded.Output.Any(v => v == 6), "some outputs are clamped at 6, so the in-place clamp's gradient is exercised");
+        Close(plain.Output, folded.Output, 1e-4, "features");
+        CloseGradients(plain.Grads, folded.Grads, convWeights, 1e-4);
+    }
+
+    /// <summary>
+    /// Output and convolution gradients of <paramref name="net"/> for loss sum(output * upstream), first with frozen
+    /// BatchNorm (folded into the convolutions) in training mode, then with it unfrozen in evaluation mode (convolution
+    /// and BatchNorm one after the other, the same function).
+    /// </summary>
+    private static ((double[] Output, long[] Shape, double[][] Grads) Folded, (double[] Output, long[] Shape, double[][] Grads) Plain) FoldedAndPlain(
+        Backbone net, Tensor input, Tensor upstream, IReadOnlyList<(string Name, Parameter Parameter)> weights)
+    {
+        (double[] Output, long[] Shape, double[][] Grads) Run()
         {
-            foreach (var (_, p) in convWeights)
+            foreach (var (_, p) in weights)
             {
                 p.grad?.zero_();
             }
 
             var output = net.forward(input);
             (output * upstream).sum().backward();
-            return (Floats(output), convWeights.Select(p => Floats(p.parameter.grad!)).ToArray());
+            return (Values(output), output.shape, weights.Select(p => Values(p.Parameter.grad!)).ToArray());
         }
 
         net.FrozenBatchNorm = true;
@@ -259,14 +274,16 @@ public sealed class BackboneTests
         var folded = Run();
         net.FrozenBatchNorm = false;
         net.eval();
-        var plain = Run();
-        Assert.IsTrue(folded.Output.Any(v => v > 0 && v < 6), "some outputs lie inside relu6's linear range");
-        Assert.IsTrue(folded.Output.Any(v => v == 6), "some outputs are clamped at 6, so the in-place clamp's gradient is exercised");
-        Close(plain.Output.Select(v => (double)v).ToArray(), folded.Output.Select(v => (double)v).ToArray(), 1e-4, "features");
-        for (int i = 0; i < convWeights.Count; i++)
+        return (folded, Run());
+    }
+
+    /// <summary>Each weight's gradients agree relative to the largest of its expected ones (at least 1e-3).</summary>
+    private static void CloseGradients(double[][] expected, double[][] actual, IReadOnlyList<(string Name, Parameter Parameter)> weights, double tolerance)
+    {
+        for (int i = 0; i < weights.Count; i++)
         {
-            double scale = Math.Max(1e-3, plain.Grads[i].Max(Math.Abs));
-            Close(plain.Grads[i].Select(v => v / scale).ToArray(), folded.Grads[i].Select(v => (double)v / scale).ToArray(), 1e-4, convWeights[i].name);
+            double scale = Math.Max(1e-3, expected[i].Max(Math.Abs));
+            Close(expected[i].Select(v => v / scale).ToArray(), actual[i].Select(v => v / scale).ToArray(), tolerance, weights[i].Name);
         }
     }
 
@@ -301,34 +318,14 @@ public sealed class BackboneTests
         var upstream = randn([2, net.OutputChannels, side, wide], ScalarType.Float64);
         var convWeights = net.named_parameters().Where(p => p.name.EndsWith("weight", StringComparison.Ordinal) && p.parameter.dim() == 4).ToList();
 
-        (double[] Output, double[][] Grads) Run()
-        {
-            foreach (var (_, p) in convWeights)
-            {
-                p.grad?.zero_();
-            }
-
-            var output = net.forward(input);
-            CollectionAssert.AreEqual(new long[] { 2, net.OutputChannels, side, wide }, output.shape);
-            (output * upstream).sum().backward();
-            return (Values(output), convWeights.Select(p => Values(p.parameter.grad!)).ToArray());
-        }
-
-        net.FrozenBatchNorm = true;
-        net.train();
-        var folded = Run();
-        net.FrozenBatchNorm = false;
-        net.eval();
-        var plain = Run();
+        var (folded, plain) = FoldedAndPlain(net, input, upstream, convWeights);
+        CollectionAssert.AreEqual(new long[] { 2, net.OutputChannels, side, wide }, folded.Shape);
+        CollectionAssert.AreEqual(new long[] { 2, net.OutputChannels, side, wide }, plain.Shape);
         Assert.IsTrue(folded.Output.Any(v => v > 0), "some features are active");
         // Relative to the largest feature.
         double featureScale = plain.Output.Max(Math.Abs);
         Close(plain.Output.Select(v => v / featureScale).ToArray(), folded.Output.Select(v => v / featureScale).ToArray(), 1e-10, "features");
-        for (int i = 0; i < convWeights.Count; i++)
-        {
-            double scale = Math.Max(1e-3, plain.Grads[i].Max(Math.Abs));
-            Close(plain.Grads[i].Select(v => v / scale).ToArray(), folded.Grads[i].Select(v => v / scale).ToArray(), 1e-10, convWeights[i].name);
-        }
+        CloseGradients(plain.Grads, folded.Grads, convWeights, 1e-10);
     }
 
     [TestMethod]
