@@ -199,7 +199,7 @@ public sealed class SegmentationModel : IDisposable
         ArgumentNullException.ThrowIfNull(image);
         options ??= PredictionOptions.Default;
         options.Validate();
-        if (WorkingSize(image, options) is { } size)
+        if (WorkingSize(image, options.MaxImageSide) is { } size)
         {
             return Upscaled(Predict(image.Resize(size.Height, size.Width, ResizeMode.Area), options.AtGivenSize()), image.Height, image.Width);
         }
@@ -227,7 +227,7 @@ public sealed class SegmentationModel : IDisposable
         options ??= new PredictionOptions { UseCrf = true };
         bool[] keep = PresentWithBackground(labels);
         options.Validate();
-        if (WorkingSize(image, options) is { } size)
+        if (WorkingSize(image, options.MaxImageSide) is { } size)
         {
             return Upscaled(PseudoMask(image.Resize(size.Height, size.Width, ResizeMode.Area), labels, options.AtGivenSize()), image.Height, image.Width);
         }
@@ -395,11 +395,9 @@ public sealed class SegmentationModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentOutOfRangeException.ThrowIfNegative(maxImageSide ?? 0, nameof(maxImageSide));
-        var size = ImageResize.FitWithin(image.Height, image.Width, maxImageSide ?? TrainingMaxImageSide);
-        if (size != (image.Height, image.Width))
+        if (WorkingSize(image, maxImageSide) is { } size)
         {
-            var small = ReliableSeeds(image.Resize(size.Height, size.Width, ResizeMode.Area), labels, options, threads, 0);
-            return new SegmentationMask(image.Height, image.Width, ImageResize.NearestPlanes<byte>(small.Labels, 1, small.Height, small.Width, image.Height, image.Width));
+            return UpscaledMask(ReliableSeeds(image.Resize(size.Height, size.Width, ResizeMode.Area), labels, options, threads, 0), image.Height, image.Width);
         }
 
         float[] cams = ClassActivationMaps(image, labels);
@@ -463,10 +461,10 @@ public sealed class SegmentationModel : IDisposable
         }
     }
 
-    /// <summary>The size to segment <paramref name="image"/> at when it is not its own (<see cref="PredictionOptions.MaxImageSide"/>).</summary>
-    private (int Height, int Width)? WorkingSize(RgbImage image, PredictionOptions options)
+    /// <summary>The size to segment <paramref name="image"/> at when it is not its own (<see cref="PredictionOptions.MaxImageSide"/>; null: the training size).</summary>
+    private (int Height, int Width)? WorkingSize(RgbImage image, int? maxImageSide)
     {
-        var size = ImageResize.FitWithin(image.Height, image.Width, options.MaxImageSide ?? TrainingMaxImageSide);
+        var size = ImageResize.FitWithin(image.Height, image.Width, maxImageSide ?? TrainingMaxImageSide);
         return size == (image.Height, image.Width) ? null : size;
     }
 
@@ -474,12 +472,15 @@ public sealed class SegmentationModel : IDisposable
     private static SegmentationResult Upscaled(SegmentationResult small, int height, int width)
     {
         int plane = small.Height * small.Width;
-        var mask = new SegmentationMask(height, width, ImageResize.NearestPlanes<byte>(small.Mask.Labels, 1, small.Height, small.Width, height, width));
+        var mask = UpscaledMask(small.Mask, height, width);
         float[]? probabilities = small.Probabilities is { } p
             ? ImageResize.NearestPlanes<float>(p, p.Length / plane, small.Height, small.Width, height, width)
             : null;
         return new SegmentationResult(mask, probabilities);
     }
+
+    private static SegmentationMask UpscaledMask(SegmentationMask small, int height, int width) =>
+        new(height, width, ImageResize.NearestPlanes<byte>(small.Labels, 1, small.Height, small.Width, height, width));
 
     private static int ReadMaxImageSide(string? trainingOptionsJson)
     {
