@@ -36,7 +36,7 @@ internal static class SupervisedTrainer
     /// cancellation, and an existing one is resumed (bit-exactly: augmentation and order are functions of the seed and
     /// the iteration). Returns the model and the completed iterations.
     /// </summary>
-    /// <exception cref="ArgumentException">An image has no mask (named), or no labelled pixel in any image.</exception>
+    /// <exception cref="ArgumentException">An image has no mask (named), or the dataset has no images.</exception>
     /// <exception cref="TrainingDivergedException">The cross-entropy became NaN or infinite.</exception>
     /// <exception cref="OperationCanceledException">Cancelled (the checkpoint, when there is one, holds the progress).</exception>
     public static (SegmentationModel Model, int Iterations) Train(
